@@ -1,0 +1,129 @@
+"""Demo data for ``mall serve``: an operator, two stores with staff, a consumer (idempotent)."""
+
+from __future__ import annotations
+
+from mall.extensions import db
+from mall.identity import services as accounts
+from mall.merchants import services as stores
+from mall.merchants.models import StaffMember, StaffRole
+from mall.tenancy import tenant
+
+DEMO_PASSWORD = "mall12345"
+
+
+def _user(username: str, email: str, phone: str | None = None):
+    return accounts.find_user(username) or accounts.register_user(
+        username, DEMO_PASSWORD, email=email, phone=phone, locale="zh_Hans_CN"
+    )
+
+
+DEMO_STORES = {
+    "yuexiang": {
+        "theme": "magazine",
+        "colours": ((196, 72, 48), (248, 196, 112)),
+        "banner": "秋冬家居焕新季",
+        "notice": "全场满 199 元包邮，下单后 48 小时内发货。",
+        "html": "<h2>关于悦享</h2><p>我们精选<strong>家居好物</strong>，每一件都经过亲自试用。</p>"
+        "<ul><li>七天无理由退换</li><li>正品保障</li></ul>",
+        "profile": {
+            "intro": "精选家居生活好物的品牌旗舰店。",
+            "province": "浙江省",
+            "city": "杭州市",
+            "district": "西湖区",
+            "address": "文三路 100 号",
+            "service_phone": "0571-88886666",
+            "service_hours": "每天 9:00–21:00",
+            "offers_express": "1",
+        },
+    },
+    "moxiang-books": {
+        "theme": "classic",
+        "colours": ((40, 70, 110), (150, 190, 220)),
+        "banner": "新书上架 · 开卷有益",
+        "notice": "会员购书享九五折。",
+        "html": "<h2>墨香书屋</h2><p>一家小而美的独立书店，专注人文社科与诗歌。</p>",
+        "profile": {
+            "intro": "独立书店，人文社科与诗歌。",
+            "province": "上海市",
+            "city": "上海市",
+            "district": "徐汇区",
+            "address": "复兴西路 20 号",
+            "service_phone": "021-66668888",
+            "service_hours": "周一至周日 10:00–20:00",
+            "offers_express": "1",
+            "offers_pickup": "1",
+            "pickup_address": "复兴西路 20 号门店",
+        },
+    },
+}
+
+
+def _banner_png(colours: tuple) -> bytes:
+    """A simple gradient banner, so the demo needs no image files."""
+    import io
+
+    from PIL import Image
+
+    width, height = 1200, 400
+    (r1, g1, b1), (r2, g2, b2) = colours
+    image = Image.new("RGB", (width, height))
+    for x in range(width):
+        t = x / (width - 1)
+        colour = (round(r1 + (r2 - r1) * t), round(g1 + (g2 - g1) * t), round(b1 + (b2 - b1) * t))
+        image.paste(colour, (x, 0, x + 1, height))
+    buf = io.BytesIO()
+    image.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _decorate(owner, slug: str) -> None:
+    """Store settings and a published decoration for a demo store that has none yet."""
+    from mall.decoration import services as decoration
+    from mall.merchants import settings
+    from mall.storage.services import Upload
+
+    spec = DEMO_STORES[slug]
+    if settings.get_store_profile() is None:
+        settings.update_store_profile(owner, spec["profile"])
+    if decoration.live_version() is not None:
+        return
+    decoration.set_theme(owner, spec["theme"])
+    banner = {"slides-new-image": Upload(_banner_png(spec["colours"]), "banner.png")}
+    decoration.add_module(owner, "banner", {"slides-new-alt": spec["banner"]}, banner)
+    decoration.add_module(owner, "notice", {"text": spec["notice"], "style": "promo"}, {})
+    decoration.add_module(owner, "rich_text", {"html": spec["html"]}, {})
+    decoration.add_module(owner, "product_grid", {"title": "新品上架", "source": "newest", "limit": "8"}, {})
+    decoration.publish(owner)
+
+
+def load_demo() -> dict:
+    """Create whatever of the demo set is missing and commit; returns the logins to print."""
+    admin = _user("admin", "admin@demo.mall.localhost")
+    accounts.grant_operator_role(admin, role_code="sysadmin")
+    finance = _user("finance", "finance@demo.mall.localhost")
+    accounts.grant_operator_role(finance, role_code="finance")
+    owner = _user("merchant", "merchant@demo.mall.localhost", "13800000001")
+    clerk = _user("clerk01", "clerk@demo.mall.localhost")
+    _user("buyer", "buyer@demo.mall.localhost", "13900000001")
+
+    for name, slug in (("悦享生活旗舰店", "yuexiang"), ("墨香书屋", "moxiang-books")):
+        merchant = stores.get_merchant_by_slug(slug) or stores.create_merchant(name, slug, owner)
+        with tenant(merchant.id):
+            _decorate(owner, slug)
+            if not db.session.query(StaffRole).filter_by(name="客服主管").first():
+                role = StaffRole(name="客服主管", permissions=["service.manage", "orders.manage", "oplog.view"])
+                db.session.add(role)
+                db.session.flush()
+            else:
+                role = db.session.query(StaffRole).filter_by(name="客服主管").one()
+            if not db.session.query(StaffMember).filter_by(user_id=clerk.id).first():
+                stores.add_staff(owner, clerk.username, f"custom:{role.id}")
+    db.session.commit()
+    return {
+        "password": DEMO_PASSWORD,
+        "accounts": {
+            "operator": ("admin", "/platform/"),
+            "merchant": ("merchant", "/merchant/"),
+            "consumer": ("buyer", "/account/login"),
+        },
+    }

@@ -1,0 +1,46 @@
+"""Unbound extensions: created here, initialised by ``create_app``; nothing connects at import."""
+
+from __future__ import annotations
+
+import redis
+from flask import current_app
+from flask_babel import Babel
+from flask_login import LoginManager
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
+
+from mall.tenancy.session import MallSession
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class PlatformBase(DeclarativeBase):
+    metadata = MetaData(schema="public", naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=PlatformBase, session_options={"class_": MallSession})
+login_manager = LoginManager()
+babel = Babel()
+csrf = CSRFProtect()
+
+
+class RedisStore:
+    """One Redis client per app (the connection pool is created lazily by redis-py)."""
+
+    def init_app(self, app) -> None:
+        app.extensions["mall.redis"] = redis.Redis.from_url(app.config["REDIS_URL"])
+
+    @property
+    def client(self) -> redis.Redis:
+        return current_app.extensions["mall.redis"]
+
+
+redis_store = RedisStore()

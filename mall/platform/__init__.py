@@ -1,0 +1,47 @@
+"""The operator back office: Flask-Admin mounted at /platform, every view behind a permission."""
+
+from __future__ import annotations
+
+from flask_admin import Admin
+from flask_admin.theme import Bootstrap4Theme
+
+from mall.i18n import L_
+
+
+def init_platform(app) -> Admin:
+    from mall.extensions import db
+    from mall.platform import views
+    from mall.platform.applications import ApplicationsView
+    from mall.platform.auth import blueprint as auth_blueprint
+    from mall.platform.changes import StoreChangeView
+    from mall.platform.supervision import SupervisionView
+
+    app.register_blueprint(auth_blueprint, url_prefix="/platform")
+    admin = Admin(
+        app,
+        name=L_("Mall operations"),
+        url="/platform",
+        endpoint="platform",
+        index_view=views.PlatformIndexView(url="/platform", endpoint="platform", name=L_("Overview")),
+        theme=Bootstrap4Theme(swatch="cerulean", base_template="platform/master.html"),
+    )
+    session = db  # Flask-Admin 2 takes the Flask-SQLAlchemy object
+    admin.add_view(views.UserView(session, name=L_("Accounts"), endpoint="platform_users", category=L_("People")))
+    admin.add_view(views.OperatorsView(name=L_("Operators"), endpoint="platform_operators", category=L_("People")))
+    admin.add_view(views.OperatorRoleView(session, name=L_("Roles"), endpoint="platform_roles", category=L_("People")))
+    admin.add_view(
+        ApplicationsView(name=L_("Applications"), endpoint="platform_applications", category=L_("Merchants"))
+    )
+    admin.add_view(
+        views.MerchantView(session, name=L_("Merchants"), endpoint="platform_merchants", category=L_("Merchants"))
+    )
+    admin.add_view(
+        StoreChangeView(
+            name=L_("Name and address changes"), endpoint="platform_store_changes", category=L_("Merchants")
+        )
+    )
+    admin.add_view(SupervisionView(name=L_("Merchant"), endpoint="platform_supervision"))
+    admin.add_view(views.AuditView(session, name=L_("Audit log"), endpoint="platform_audit", category=L_("System")))
+    admin.add_view(views.FailedJobsView(name=L_("Failed jobs"), endpoint="platform_jobs", category=L_("System")))
+    app.extensions["mall.admin"] = admin
+    return admin

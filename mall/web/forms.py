@@ -1,0 +1,20 @@
+"""Turning domain errors into form errors."""
+
+from __future__ import annotations
+
+from flask import flash
+
+from mall.errors import DomainError
+
+
+def attach_error(form, error: DomainError) -> None:
+    """Show the message on its field when the form has it, otherwise as a flash.
+
+    Either way the form now has errors, so the view answers 400.
+    """
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = [*list(field.errors or []), error.message]
+    else:
+        form.form_errors.append(error.message)
+        flash(error.message, "error")
