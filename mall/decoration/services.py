@@ -89,7 +89,7 @@ def publisher_names(versions: list[DecorationVersion]) -> dict[int, str]:
     ids = {v.published_by_id for v in versions if v.published_by_id}
     if not ids:
         return {}
-    return dict(db.session.execute(select(User.id, User.username).where(User.id.in_(ids))).tuples().all())
+    return dict(db.session.execute(select(User.id, User.username).where(User.id.in_(ids))).all())
 
 
 def current_draft() -> DecorationDraft:
