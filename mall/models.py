@@ -2,6 +2,7 @@
 
 from mall.audit.models import AuditEntry
 from mall.decoration.models import DecorationDraft, DecorationVersion
+from mall.favorites.models import StoreFollow
 from mall.identity.models import OperatorRole, OperatorRoleAssignment, User
 from mall.mail.models import OutboxMessage
 from mall.merchants.models import (
@@ -37,6 +38,7 @@ __all__ = [
     "StaffMember",
     "StaffRole",
     "StoreChangeRequest",
+    "StoreFollow",
     "StoreProfile",
     "StoredObject",
     "TenantModel",

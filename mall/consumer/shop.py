@@ -6,12 +6,18 @@ is the published decoration rendered with the store's theme.
 
 from __future__ import annotations
 
-from flask import abort, redirect, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
 
 from mall.consumer.views import blueprint
 from mall.decoration import services as decoration
 from mall.decoration.rendering import Decoration, render_store_page
 from mall.decoration.themes import themes
+from mall.extensions import db
+from mall.favorites import services as favorites
+from mall.i18n import _
+from mall.identity.login import safe_next
 from mall.merchants.models import Merchant
 from mall.merchants.storefront import bind_store, store_from_host
 
@@ -43,6 +49,47 @@ def store(slug: str):
 def store_moved(slug: str):
     """The store pages' former address."""
     return redirect(url_for("consumer.store", slug=slug), code=301)
+
+
+def _back_to_store(merchant: Merchant):
+    return redirect(safe_next(request.form.get("next"), url_for("consumer.store", slug=merchant.slug)))
+
+
+@blueprint.post("/shop/<slug>/follow")
+def follow_store(slug: str):
+    merchant = bind_store(slug)
+    if merchant is None:
+        abort(404)
+    if not current_user.is_authenticated:
+        flash(_("Log in to follow this store."), "info")
+        return redirect(
+            url_for("consumer.login", next=safe_next(request.form.get("next"), url_for("consumer.store", slug=slug)))
+        )
+    if favorites.follow_store(current_user.id, merchant.id):
+        db.session.commit()
+        flash(_("You follow %(store)s now.", store=merchant.name), "success")
+    return _back_to_store(merchant)
+
+
+@blueprint.post("/shop/<slug>/unfollow")
+@login_required
+def unfollow_store(slug: str):
+    """Also for a store that has since been suspended or closed (from the followed stores list)."""
+    merchant = db.session.scalar(select(Merchant).where(Merchant.slug == slug))
+    if merchant is None:
+        abort(404)
+    if favorites.unfollow_store(current_user.id, merchant.id):
+        db.session.commit()
+        flash(_("You no longer follow %(store)s.", store=merchant.name), "info")
+    if not merchant.is_open:
+        return redirect(url_for("consumer.followed_stores"))
+    return _back_to_store(merchant)
+
+
+@blueprint.get("/account/following")
+@login_required
+def followed_stores():
+    return render_template("consumer/following.html", follows=favorites.followed_stores(current_user.id))
 
 
 @blueprint.get("/themes/<theme>/static/<path:filename>")

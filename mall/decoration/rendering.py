@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import redis
 from flask import current_app, url_for
+from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
 
@@ -23,6 +24,7 @@ from mall.decoration.modules import MODULE_TYPES
 from mall.decoration.themes import COLOR_RE, DEFAULT_THEME, FONT_STACKS, Theme, themes
 from mall.decoration.validation import is_safe_link, sanitize_html
 from mall.extensions import db, redis_store
+from mall.favorites.services import follow_state
 from mall.i18n import get_locale
 from mall.merchants.models import Merchant, StoreProfile
 from mall.storage.models import StoredObject
@@ -209,6 +211,7 @@ def render_store_page(
         **_template_helpers(theme),
         "merchant": merchant,
         "header": store_header(merchant),
+        "follow": follow_state(merchant.id, current_user.id if current_user.is_authenticated else None),
         "theme": theme,
         "settings": settings,
         "css_vars": css_variables(theme, settings),

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from mall.audit.services import record_audit
 from mall.errors import DomainError, NotFound
 from mall.extensions import db
-from mall.i18n import _
+from mall.i18n import L_, _
 from mall.identity.models import User
 from mall.merchants.models import Merchant, MerchantMembership, MerchantNote
 from mall.notifications.services import notify
@@ -61,7 +61,7 @@ def add_note(merchant: Merchant, operator: User, kind: str, body: str, score: in
         changes={"body": [None, note.body], **({"score": [None, score]} if score is not None else {})},
     )
     if kind == "warning":
-        _tell_staff(merchant, _("A warning from the mall about “%(store)s”", store=merchant.name), note.body)
+        _tell_staff(merchant, L_("A warning from the mall about “%(store)s”", store=merchant.name), note.body)
     return note
 
 
@@ -73,15 +73,15 @@ def suspend(merchant: Merchant, operator: User, reason: str) -> None:
     _change_status(merchant, operator, "suspended", reason, allowed_from=("active",))
     _tell_staff(
         merchant,
-        _("“%(store)s” is suspended", store=merchant.name),
-        _("Your store is hidden from the mall. Reason: %(reason)s", reason=reason),
+        L_("“%(store)s” is suspended", store=merchant.name),
+        L_("Your store is hidden from the mall. Reason: %(reason)s", reason=reason),
     )
 
 
 def reinstate(merchant: Merchant, operator: User, note: str | None = None) -> None:
     _change_status(merchant, operator, "active", (note or "").strip() or None, allowed_from=("suspended",))
     _tell_staff(
-        merchant, _("“%(store)s” is open again", store=merchant.name), _("Your store is visible in the mall again.")
+        merchant, L_("“%(store)s” is open again", store=merchant.name), L_("Your store is visible in the mall again.")
     )
 
 
@@ -101,8 +101,8 @@ def close(merchant: Merchant, operator: User, reason: str) -> str:
     )
     _tell_staff(
         merchant,
-        _("“%(store)s” is closed", store=merchant.name),
-        _(
+        L_("“%(store)s” is closed", store=merchant.name),
+        L_(
             "Your store has been closed by the mall. Reason: %(reason)s\nIts data is kept and can still be read in "
             "the merchant centre.",
             reason=reason,
@@ -142,7 +142,7 @@ def status_label(status: str) -> str:
     return {"active": _("open"), "suspended": _("suspended"), "closed": _("closed")}.get(status, status)
 
 
-def _tell_staff(merchant: Merchant, subject: str, body: str) -> None:
+def _tell_staff(merchant: Merchant, subject: object, body: object) -> None:
     user_ids = db.session.scalars(
         select(MerchantMembership.user_id).where(
             MerchantMembership.merchant_id == merchant.id, MerchantMembership.is_active.is_(True)

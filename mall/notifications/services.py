@@ -4,20 +4,38 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from flask import current_app
+from flask_babel import force_locale
+from flask_login import current_user
 from sqlalchemy import func, select, update
 
 from mall.extensions import db
+from mall.i18n import get_locale, normalise_locale
 from mall.identity.models import User
 from mall.jobs import enqueue, platform_job
 from mall.notifications.models import SiteMessage
 
 
-def notify(user_id: int, subject: str, body: str, link: str | None = None, *, email: bool = True) -> None:
+def recipient_locale(user: User | None) -> str:
+    """The language to write to ``user`` in: their saved choice; else, when they are the one making
+    this request, the language they are reading in; else the mall's default."""
+    chosen = normalise_locale(user.locale) if user is not None and user.locale else None
+    if chosen:
+        return chosen
+    if user is not None and getattr(current_user, "is_authenticated", False) and current_user.id == user.id:
+        return str(get_locale())
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def notify(user_id: int, subject: object, body: object, link: str | None = None, *, email: bool = True) -> None:
     """Queue an in-site message (and an email) for ``user_id``; nothing happens if the transaction rolls back.
 
-    Subject and body are rendered now, in the language of the request that caused them.
+    Pass subject and body as lazy strings (``L_``): they are rendered now, in the recipient's language
+    (``recipient_locale``), not in the language of whoever caused the message.
     """
-    enqueue(deliver_notification, user_id, str(subject), str(body), link, email)
+    with force_locale(recipient_locale(db.session.get(User, user_id))):
+        subject, body = str(subject), str(body)
+    enqueue(deliver_notification, user_id, subject, body, link, email)
 
 
 @platform_job(queue="default")

@@ -442,28 +442,28 @@ def _transition(
 
 def _notify_applicant(application: MerchantApplication, status: str, note: str | None) -> None:
     subjects = {
-        "submitted": _("We received your store application"),
-        "needs_info": _("Your store application needs more information"),
-        "approved": _("Your store is open"),
-        "rejected": _("Your store application was not approved"),
-        "withdrawn": _("You withdrew your store application"),
+        "submitted": L_("We received your store application"),
+        "needs_info": L_("Your store application needs more information"),
+        "approved": L_("Your store is open"),
+        "rejected": L_("Your store application was not approved"),
+        "withdrawn": L_("You withdrew your store application"),
     }
     if status not in subjects:
         return
     bodies = {
-        "submitted": _(
+        "submitted": L_(
             "Thank you. We will review the application for “%(store)s” and tell you the result.",
             store=application.store_name,
         ),
-        "needs_info": _(
+        "needs_info": L_(
             "Our reviewer asks: %(note)s\nPlease answer and submit the application again.", note=note or ""
         ),
-        "approved": _(
+        "approved": L_(
             "“%(store)s” has been approved. Log in to the merchant centre to set up your store.",
             store=application.store_name,
         ),
-        "rejected": _("Reason: %(note)s", note=note or ""),
-        "withdrawn": _("The application for “%(store)s” is withdrawn.", store=application.store_name or "—"),
+        "rejected": L_("Reason: %(note)s", note=note or ""),
+        "withdrawn": L_("The application for “%(store)s” is withdrawn.", store=application.store_name or "—"),
     }
     link = external_url("merchant.dashboard" if status == "approved" else "consumer.application")
     notify(application.applicant_id, subjects[status], bodies[status], link)

@@ -194,7 +194,7 @@ def test_store_header_shows_profile_contact_and_logo(db, store):
     assert "Shipping resumes on Monday" in page
     assert "No ratings yet" in page
     assert "shop-categories" not in page  # no store categories yet: no empty navigation
-    assert "follow" not in page.lower()  # following stores comes with favourites; no dead button
+    assert 'action="/shop/decor-store/follow"' in page and "0 followers" in page
     _publish(store, "classic")
     assert "Tea from the hills" in store.page()
 

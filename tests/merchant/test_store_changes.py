@@ -48,6 +48,7 @@ def audit_actions(db, merchant_id: int) -> list[tuple[str, str]]:
 
 
 def test_name_change_is_reviewed_then_applied_and_the_requester_is_told(app, db, store, make_user):
+    store.owner.locale = "en"  # the email is written in the requester's saved language
     merchant_client = area_client(app, store.owner, "merchant")
     assert ask(merchant_client, "name", "  Tea Palace ").status_code == 302
     change = pending(db, store.merchant.id, "name")
@@ -107,6 +108,7 @@ def test_a_subdomain_of_its_own_is_kept(db, store, make_user):
 
 
 def test_rejection_needs_a_reason_and_keeps_the_old_name(app, db, store, make_user):
+    store.owner.locale = "en"  # the email is written in the requester's saved language
     merchant_client = area_client(app, store.owner, "merchant")
     ask(merchant_client, "name", "Best Tea In The World")
     change = pending(db, store.merchant.id, "name")

@@ -92,7 +92,7 @@ def fill_application(client, app, db, *, slug="tea-garden"):
 
 
 def test_application_round_trip_with_questions_and_approval(app, client, db, make_user):
-    applicant = make_user("applicant1")
+    applicant = make_user("applicant1", locale="en")  # messages are written in the recipient's language
     reviewer = make_user("reviewer1", operator_role="operator")
     login(client, applicant.username)
     assert fill_application(client, app, db).status_code == 302
@@ -309,3 +309,19 @@ def test_sms_codes_are_rate_limited(app, client, db, make_user):
     )
     r = post(client, "/open-store/application/phone", {"contact_phone": "13700000000", "action": "send_code"})
     assert r.status_code == 400 and "wait a minute" in r.get_data(as_text=True)
+
+
+def test_notifications_are_written_in_the_recipients_language(app, db, make_user):
+    from mall.i18n import L_
+    from mall.notifications.services import notify
+
+    chinese, unset, english = make_user(locale="zh_Hans_CN"), make_user(), make_user(locale="en")
+    db.session.flush()
+    # Caused by an English-speaking operator's request: each recipient still reads their own language.
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        for user in (chinese, unset, english):
+            notify(user.id, L_("Your store is open"), L_("Reason: %(note)s", note="x"))
+        db.session.commit()
+    work(app)
+    rows = dict(db.session.execute(select(SiteMessage.user_id, SiteMessage.subject)).all())
+    assert rows == {chinese.id: "您的店铺已开通", unset.id: "您的店铺已开通", english.id: "Your store is open"}
