@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from mall.audit.services import record_audit
+from mall.catalog.publishing import resync_store
 from mall.errors import DomainError, NotFound
 from mall.extensions import db
 from mall.i18n import L_, _
@@ -129,6 +130,7 @@ def _change_status(
     merchant.status_reason = reason[:500] if reason else None
     merchant.status_changed_at = datetime.now(UTC)
     db.session.flush()
+    resync_store(merchant.id)  # its products leave (or return to) the mall with it
     record_audit(
         f"merchant.{status}",
         area="platform",

@@ -1,0 +1,168 @@
+"""Keeping the public catalog in step with the stores' products.
+
+``sync_public_product`` is the only writer of ``public_products``. Call it (inside the request's or
+job's transaction, with the product's store bound) after anything that changes what the mall
+shows: approval of a product or a revision, take-down, shelf on/off, price or stock changes,
+sales. The store's status counts too: ``resync_store`` after suspension, reinstatement or closure.
+A product that was never approved has no public row; one that was and is no longer sellable keeps
+its row with ``is_visible`` false, so favourites and history still name it.
+
+Every change sends ``public_product_changed`` (product id, merchant id) after the write, for caches.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from blinker import Namespace
+from sqlalchemy import delete, select, update
+
+from mall.catalog.models import Brand, Category, CategoryAttribute, Product, PublicProduct, Sku, Tag
+from mall.catalog.text import index_text
+from mall.extensions import db
+from mall.merchants.models import Merchant
+from mall.storage.models import StoredObject
+from mall.tenancy.binding import require_merchant_id
+
+signals = Namespace()
+public_product_changed = signals.signal("public-product-changed")
+
+
+def is_sellable(product: Product, merchant: Merchant) -> bool:
+    """Approved, on shelf, in an open store, with at least one active SKU."""
+    return (
+        product.status == "approved"
+        and product.on_shelf
+        and merchant.is_open
+        and any(sku.is_active for sku in product.skus)
+    )
+
+
+def _attribute_values(product: Product) -> dict[str, object]:
+    """Attribute id → value on the product becomes attribute name → value on the public row."""
+    ids = [int(key) for key in (product.attributes or {}) if str(key).isdigit()]
+    if not ids:
+        return {}
+    names = dict(
+        db.session.execute(
+            select(CategoryAttribute.id, CategoryAttribute.name).where(CategoryAttribute.id.in_(ids))
+        ).all()
+    )
+    return {
+        names[int(k)]: v
+        for k, v in product.attributes.items()
+        if str(k).isdigit() and int(k) in names and v not in (None, "", [])
+    }
+
+
+def _main_image_key(product: Product) -> str | None:
+    if not product.images:
+        return None
+    return db.session.scalar(select(StoredObject.key).where(StoredObject.id == product.images[0].file_id))
+
+
+def search_text_of(
+    product: Product, merchant: Merchant, category: Category, brand: Brand | None, attributes: dict
+) -> str:
+    """Title, subtitle, brand, the category and its ancestors, attribute values, tags and the store."""
+    ancestors = db.session.scalars(select(Category.name).where(Category.id.in_(category.ancestor_ids))).all()
+    tags = (
+        db.session.scalars(select(Tag.name).where(Tag.id.in_(product.tag_ids or []))).all() if product.tag_ids else []
+    )
+    values = []
+    for value in attributes.values():
+        values.extend(value if isinstance(value, list) else [value])
+    return index_text(
+        product.title,
+        product.subtitle,
+        brand.name if brand else None,
+        *ancestors,
+        *(str(v) for v in values),
+        *tags,
+        merchant.name,
+    )
+
+
+def sync_public_product(product: Product) -> PublicProduct | None:
+    """Write the public copy of ``product`` (of the bound store) from its approved content."""
+    merchant_id = require_merchant_id()
+    merchant = db.session.get(Merchant, merchant_id)
+    row = db.session.get(PublicProduct, product.id)
+    if product.approved_at is None:
+        if row is not None:  # never approved (e.g. its first approval was revoked): no public trace
+            db.session.delete(row)
+            db.session.flush()
+            public_product_changed.send(product.id, merchant_id=merchant_id)
+        return None
+    active = [sku for sku in product.skus if sku.is_active]
+    category = db.session.get(Category, product.category_id)
+    brand = db.session.get(Brand, product.brand_id) if product.brand_id else None
+    attributes = _attribute_values(product)
+    cheapest = min(active, key=lambda sku: sku.price_cents) if active else None
+    values = {
+        "merchant_id": merchant_id,
+        "slug": product.slug,
+        "title": product.title,
+        "subtitle": product.subtitle,
+        "category_id": product.category_id,
+        "category_path": category.path if category else "/",
+        "brand_id": product.brand_id,
+        "tag_ids": list(product.tag_ids or []),
+        "store_category_ids": list(product.store_category_ids or []),
+        "attributes": attributes,
+        "main_image_key": _main_image_key(product),
+        "price_min_cents": min((s.price_cents for s in active), default=0),
+        "price_max_cents": max((s.price_cents for s in active), default=0),
+        "market_price_cents": cheapest.market_price_cents if cheapest else None,
+        "is_on_offer": any(s.market_price_cents is not None and s.price_cents < s.market_price_cents for s in active),
+        "stock_total": sum(s.stock for s in active),
+        "sales_count": product.sales_count,
+        "is_visible": is_sellable(product, merchant),
+        "search_text": search_text_of(product, merchant, category, brand, attributes) if category else "",
+        "updated_at": datetime.now(UTC),
+    }
+    if row is None:
+        row = PublicProduct(id=product.id, published_at=product.approved_at, **values)
+        db.session.add(row)
+    else:
+        for key, value in values.items():
+            setattr(row, key, value)
+    db.session.flush()
+    public_product_changed.send(product.id, merchant_id=merchant_id)
+    return row
+
+
+def sync_stock(sku_ids: list[int]) -> None:
+    """After stock changes of these SKUs (of the bound store): refresh their products' public rows."""
+    product_ids = set(db.session.scalars(select(Sku.product_id).where(Sku.id.in_(sku_ids))).all())
+    for product in db.session.scalars(select(Product).where(Product.id.in_(product_ids))):
+        sync_public_product(product)
+
+
+def resync_store(merchant_id: int) -> int:
+    """After the store's status changed: hide all its products, or show again those that sell.
+    Runs without a tenant binding of its own; returns how many public rows changed."""
+    from mall.tenancy import tenant
+
+    merchant = db.session.get(Merchant, merchant_id)
+    if not merchant.is_open:
+        result = db.session.execute(
+            update(PublicProduct)
+            .where(PublicProduct.merchant_id == merchant_id, PublicProduct.is_visible.is_(True))
+            .values(is_visible=False)
+        )
+        public_product_changed.send(None, merchant_id=merchant_id)
+        return result.rowcount
+    changed = 0
+    with tenant(merchant_id):
+        ids = db.session.scalars(select(PublicProduct.id).where(PublicProduct.merchant_id == merchant_id)).all()
+        for product in db.session.scalars(select(Product).where(Product.id.in_(ids))):
+            sync_public_product(product)
+            changed += 1
+    return changed
+
+
+def remove_public_product(product_id: int) -> None:
+    """The product is deleted from its store: its public row (and favourites, history) go too."""
+    db.session.execute(delete(PublicProduct).where(PublicProduct.id == product_id))
+    public_product_changed.send(product_id, merchant_id=require_merchant_id())
