@@ -39,6 +39,8 @@ class Merchant(db.Model):
     status_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     deposit_due_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     score: Mapped[int | None] = mapped_column()
+    # Operators may trust a store: its product edits publish without review (audited).
+    catalog_trusted: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     @property

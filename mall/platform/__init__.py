@@ -41,6 +41,8 @@ def init_platform(app) -> Admin:
         )
     )
     admin.add_view(SupervisionView(name=L_("Merchant"), endpoint="platform_supervision"))
+    # catalog: taxonomy views
+    # catalog: review views
     admin.add_view(views.AuditView(session, name=L_("Audit log"), endpoint="platform_audit", category=L_("System")))
     admin.add_view(views.FailedJobsView(name=L_("Failed jobs"), endpoint="platform_jobs", category=L_("System")))
     app.extensions["mall.admin"] = admin
