@@ -177,6 +177,26 @@ def demo_command() -> None:
 
 
 @main.group()
+def catalog() -> None:
+    """The catalog: sample data, search index."""
+
+
+@catalog.command("generate")
+@click.option("--stores", type=int, default=20, show_default=True, help="How many stores to open.")
+@click.option("--skus", type=int, default=2000, show_default=True, help="How many SKUs in all.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Random seed (same seed, same data).")
+@with_appcontext
+def catalog_generate(stores: int, skus: int, seed: int) -> None:
+    """Open stores full of approved products (for demos and benchmarks)."""
+    from mall.catalog.generate import generate_catalog
+
+    report = generate_catalog(stores=stores, skus=skus, seed=seed, progress=click.echo)
+    click.echo(
+        f"{report.stores} stores, {report.products} products, {report.skus} SKUs in {report.seconds:.1f}s"
+    )
+
+
+@main.group()
 def tenant() -> None:
     """Merchant schemas: archive (export, optionally drop)."""
 
