@@ -1,7 +1,9 @@
-"""Demo data for ``mall serve``: an operator, two stores with staff, a consumer (idempotent)."""
+"""Demo data for ``mall serve``: an operator, two decorated stores with staff and products, more stores
+with generated products, a consumer (idempotent)."""
 
 from __future__ import annotations
 
+from mall.catalog.generate import generate_catalog, stock_store
 from mall.extensions import db
 from mall.identity import services as accounts
 from mall.merchants import services as stores
@@ -9,6 +11,8 @@ from mall.merchants.models import StaffMember, StaffRole
 from mall.tenancy import tenant
 
 DEMO_PASSWORD = "mall12345"
+DEMO_SKUS_PER_STORE = 60  # approved products (a few SKUs each) in every demo store
+DEMO_EXTRA_STORES = 6  # more stores with generated products, so browsing and search have content
 
 
 def _user(username: str, email: str, phone: str | None = None):
@@ -118,7 +122,9 @@ def load_demo() -> dict:
                 role = db.session.query(StaffRole).filter_by(name="客服主管").one()
             if not db.session.query(StaffMember).filter_by(user_id=clerk.id).first():
                 stores.add_staff(owner, clerk.username, f"custom:{role.id}")
+        stock_store(merchant, DEMO_SKUS_PER_STORE)
     db.session.commit()
+    generate_catalog(stores=DEMO_EXTRA_STORES, skus=DEMO_EXTRA_STORES * DEMO_SKUS_PER_STORE)
     return {
         "password": DEMO_PASSWORD,
         "accounts": {

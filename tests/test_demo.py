@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from mall.catalog.models import Product, PublicProduct, Sku
 from mall.decoration.models import DecorationVersion
 from mall.identity.models import User
 from mall.merchants.models import Merchant, StaffMember
@@ -9,17 +10,22 @@ from mall.tenancy import tenant
 
 
 def test_demo_data_lives_in_the_store_schemas_and_loads_twice(app, db, client):
-    from mall.demo import load_demo
+    from mall.demo import DEMO_EXTRA_STORES, DEMO_SKUS_PER_STORE, load_demo
 
     logins = load_demo()
     load_demo()  # idempotent
-    assert db.session.scalar(select(func.count(User.id))) == 5
-    merchants = db.session.scalars(select(Merchant).order_by(Merchant.slug)).all()
+    assert db.session.scalar(select(func.count(User.id))) == 6  # with the owner of the generated stores
+    assert db.session.scalar(select(func.count(Merchant.id))) == 2 + DEMO_EXTRA_STORES
+    merchants = db.session.scalars(select(Merchant).where(~Merchant.slug.like("gen%")).order_by(Merchant.slug)).all()
     assert [m.slug for m in merchants] == ["moxiang-books", "yuexiang"]
     for merchant in merchants:
         with tenant(merchant.id):
             assert db.session.scalar(select(func.count(StaffMember.id))) == 2
             assert db.session.scalar(select(func.count(DecorationVersion.id))) == 1
+            assert db.session.scalar(select(func.count(Sku.id))) == DEMO_SKUS_PER_STORE
+            products = db.session.scalar(select(func.count(Product.id)))
+        visible = select(func.count()).where(PublicProduct.merchant_id == merchant.id, PublicProduct.is_visible)
+        assert db.session.scalar(visible) == products > 0
         page = client.get(f"/shop/{merchant.slug}/").get_data(as_text=True)
         assert merchant.name in page and "新品上架" in page
     assert logins["accounts"]["operator"][0] == "admin"

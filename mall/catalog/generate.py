@@ -223,6 +223,17 @@ def _store_catalog(
     return len(product_rows), len(sku_rows)
 
 
+def stock_store(merchant: Merchant, skus: int, seed: int = 1) -> tuple[int, int]:
+    """Fill an existing store that has no products yet with ``skus`` SKUs of approved products
+    (the demo stores); returns (products, skus) written, (0, 0) when it already has products."""
+    with tenant(merchant.id):
+        if db.session.scalar(select(Product.id).limit(1)) is not None:
+            return 0, 0
+    leaves, brands, specs_by_category = _taxonomy()
+    rng = random.Random(f"{seed}:{merchant.slug}")
+    return _store_catalog(rng, merchant, skus, leaves, brands, specs_by_category, datetime.now(UTC))
+
+
 def generate_catalog(
     *, stores: int, skus: int, seed: int = 1, progress: Callable[[str], None] | None = None
 ) -> GenerateReport:
