@@ -196,6 +196,15 @@ def catalog_generate(stores: int, skus: int, seed: int) -> None:
     )
 
 
+@catalog.command("reindex")
+@with_appcontext
+def catalog_reindex() -> None:
+    """Rewrite every public product (search text and vector) from its store, then the suggestion terms."""
+    from mall.catalog.publishing import reindex_public_catalog
+
+    click.echo(f"{reindex_public_catalog(progress=click.echo)} products reindexed")
+
+
 @main.group()
 def tenant() -> None:
     """Merchant schemas: archive (export, optionally drop)."""

@@ -246,6 +246,44 @@ class SearchTerm(db.Model):
     weight: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
+REVIEW_KINDS = ("new", "revision")
+REVIEW_STATUSES = ("pending", "approved", "rejected", "withdrawn")
+
+
+class ReviewQueueItem(db.Model):
+    """One submission waiting for (or decided by) the platform's product review: a new product or a
+    revision of a live one. The platform lists all stores' submissions from this table instead of
+    scanning every store's schema; the product itself stays in its store (plain ids, no foreign key)."""
+
+    __tablename__ = "product_review_queue"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {REVIEW_KINDS}", name="kind"),
+        CheckConstraint(f"status IN {REVIEW_STATUSES}", name="status"),
+        Index(
+            "uq_product_review_queue_pending",
+            "merchant_id",
+            "product_id",
+            unique=True,
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index("ix_product_review_queue_status_submitted", "status", "submitted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"), index=True)
+    product_id: Mapped[int] = mapped_column(BigInteger)
+    revision_id: Mapped[int | None] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(120))
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reason: Mapped[str | None] = mapped_column(String(1000))
+
+    merchant = relationship("Merchant", lazy="joined")
+
+
 # ---------------------------------------------------------------------------------------------
 # Shoppers' favourites and history, the operator's home page (platform schema)
 # ---------------------------------------------------------------------------------------------
@@ -482,7 +520,11 @@ class Stocktake(TenantModel):
     ``stocktake`` movements) or cancelled."""
 
     __tablename__ = "stocktakes"
-    __table_args__ = (CheckConstraint("status IN ('open', 'confirmed', 'cancelled')", name="status"),)
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'confirmed', 'cancelled')", name="status"),
+        # One open session per store at a time.
+        Index("uq_stocktakes_open", "status", unique=True, postgresql_where=text("status = 'open'")),
+    )
 
     status: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
     note: Mapped[str | None] = mapped_column(String(500))

@@ -12,17 +12,21 @@ Every change sends ``public_product_changed`` (product id, merchant id) after th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from blinker import Namespace
 from sqlalchemy import delete, select, update
+from sqlalchemy.orm import selectinload
 
 from mall.catalog.models import Brand, Category, CategoryAttribute, Product, PublicProduct, Sku, Tag
+from mall.catalog.search_terms import TERM_KINDS, apply_term_changes, product_terms, rebuild_search_terms, terms_of_row
 from mall.catalog.text import index_text
 from mall.extensions import db
 from mall.merchants.models import Merchant
 from mall.storage.models import StoredObject
-from mall.tenancy.binding import require_merchant_id
+from mall.tenancy.binding import require_merchant_id, tenant
+from mall.tenancy.models import TenantSchema
 
 signals = Namespace()
 public_product_changed = signals.signal("public-product-changed")
@@ -64,7 +68,8 @@ def _main_image_key(product: Product) -> str | None:
 def search_text_of(
     product: Product, merchant: Merchant, category: Category, brand: Brand | None, attributes: dict
 ) -> str:
-    """Title, subtitle, brand, the category and its ancestors, attribute values, tags and the store."""
+    """Title, subtitle, brand, the category and its ancestors, attribute and spec values, tags and the
+    store. The title comes twice: its words weigh more in the ranking than a store's or a tag's."""
     ancestors = db.session.scalars(select(Category.name).where(Category.id.in_(category.ancestor_ids))).all()
     tags = (
         db.session.scalars(select(Tag.name).where(Tag.id.in_(product.tag_ids or []))).all() if product.tag_ids else []
@@ -72,7 +77,11 @@ def search_text_of(
     values = []
     for value in attributes.values():
         values.extend(value if isinstance(value, list) else [value])
+    for spec in product.specs or []:
+        if isinstance(spec, dict) and isinstance(spec.get("values"), list):
+            values.extend(spec["values"])
     return index_text(
+        product.title,
         product.title,
         product.subtitle,
         brand.name if brand else None,
@@ -88,8 +97,10 @@ def sync_public_product(product: Product) -> PublicProduct | None:
     merchant_id = require_merchant_id()
     merchant = db.session.get(Merchant, merchant_id)
     row = db.session.get(PublicProduct, product.id)
+    terms_before = terms_of_row(row)
     if product.approved_at is None:
         if row is not None:  # never approved (e.g. its first approval was revoked): no public trace
+            apply_term_changes(terms_before, {})
             db.session.delete(row)
             db.session.flush()
             public_product_changed.send(product.id, merchant_id=merchant_id)
@@ -128,6 +139,14 @@ def sync_public_product(product: Product) -> PublicProduct | None:
         for key, value in values.items():
             setattr(row, key, value)
     db.session.flush()
+    terms_after = product_terms(
+        title=row.title,
+        brand_id=row.brand_id,
+        category_path=row.category_path,
+        merchant_id=merchant_id,
+        visible=row.is_visible,
+    )
+    apply_term_changes(terms_before, terms_after)
     public_product_changed.send(product.id, merchant_id=merchant_id)
     return row
 
@@ -146,6 +165,11 @@ def resync_store(merchant_id: int) -> int:
 
     merchant = db.session.get(Merchant, merchant_id)
     if not merchant.is_open:
+        shown = db.session.scalars(
+            select(PublicProduct).where(PublicProduct.merchant_id == merchant_id, PublicProduct.is_visible.is_(True))
+        ).all()
+        for row in shown:  # their suggestion terms leave with them
+            apply_term_changes(terms_of_row(row), {})
         result = db.session.execute(
             update(PublicProduct)
             .where(PublicProduct.merchant_id == merchant_id, PublicProduct.is_visible.is_(True))
@@ -164,5 +188,47 @@ def resync_store(merchant_id: int) -> int:
 
 def remove_public_product(product_id: int) -> None:
     """The product is deleted from its store: its public row (and favourites, history) go too."""
+    apply_term_changes(terms_of_row(db.session.get(PublicProduct, product_id)), {})
     db.session.execute(delete(PublicProduct).where(PublicProduct.id == product_id))
     public_product_changed.send(product_id, merchant_id=require_merchant_id())
+
+
+def resync_public_products(merchant_id: int) -> int:
+    """Rewrite the public rows of one store from its products (e.g. after the store was renamed:
+    its name is part of every row's search text). Binds the store itself; returns the count."""
+    with tenant(merchant_id):
+        ids = db.session.scalars(select(PublicProduct.id).where(PublicProduct.merchant_id == merchant_id)).all()
+        products = db.session.scalars(
+            select(Product)
+            .where(Product.id.in_(ids))
+            .options(selectinload(Product.skus), selectinload(Product.images))
+            .order_by(Product.id)
+        ).all()
+        for product in products:
+            sync_public_product(product)
+    return len(products)
+
+
+def reindex_public_catalog(progress: Callable[[str], None] | None = None) -> int:
+    """Rewrite every public row from its store's product (search text and vector included, with
+    the names of brands, categories and stores as they are now), then recount the suggestion terms.
+    Commits once per store, so a rerun after an interruption simply does the work again."""
+    done = 0
+    merchant_ids = db.session.scalars(select(PublicProduct.merchant_id).distinct().order_by(PublicProduct.merchant_id))
+    for merchant_id in list(merchant_ids):
+        schema = db.session.get(TenantSchema, merchant_id)
+        if schema is None or schema.state != "active":
+            if progress:
+                progress(f"store {merchant_id}: schema not available, skipped")
+            continue
+        count = resync_public_products(merchant_id)
+        done += count
+        db.session.commit()
+        db.session.expunge_all()  # a large catalog must not pile up in the identity map
+        if progress:
+            progress(f"store {merchant_id}: {count} products")
+    terms = rebuild_search_terms(TERM_KINDS)
+    db.session.commit()
+    if progress:
+        progress(f"{terms} search terms")
+    return done

@@ -49,6 +49,11 @@ def words(text: str | None, *, for_search: bool = True) -> list[str]:
     return out
 
 
+def is_cjk(word: str) -> bool:
+    """Whether ``word`` (one word of ``words``) is Chinese: such words match whole, others by prefix."""
+    return bool(_CJK.match(word))
+
+
 def index_text(*parts: str | None) -> str:
     """One space-separated string of the words of ``parts`` (for ``to_tsvector('simple', …)``)."""
     return " ".join(word for part in parts for word in words(part))

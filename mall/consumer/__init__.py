@@ -1,7 +1,15 @@
 """The mall front for consumers: home, accounts, store pages, opening a store."""
 
-from mall.consumer import apply, shop  # noqa: F401  (routes on the same blueprint)
-# catalog route modules (one line each):
+# Route modules attach their views to the one blueprint.
+from mall.consumer import (  # noqa: F401
+    apply,  # opening a store
+    browse,  # home, category and brand pages, rankings, product page
+    favorites,  # favourites and browsing history
+    restock,  # notify me when back in stock
+    search,  # search: products, stores, suggestions
+    seo,  # robots.txt and sitemaps
+    shop,  # store pages
+)
 from mall.consumer.views import blueprint
 
 __all__ = ["blueprint"]

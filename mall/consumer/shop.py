@@ -1,7 +1,10 @@
-"""Store home pages: ``/shop/<slug>/`` and ``<subdomain>.<MALL_DOMAIN>/``, and the themes' assets.
+"""Store pages: the home (``/shop/<slug>/`` and ``<subdomain>.<MALL_DOMAIN>/``), its category pages
+(``/shop/<slug>/c/<id>``) and search (``/shop/<slug>/search?q=``), and the themes' assets.
 
-The store is bound by slug or subdomain (unknown, suspended or closed → 404); the page
-is the published decoration rendered with the store's theme.
+The store is bound by slug or subdomain (unknown, suspended or closed → 404); the home is the
+published decoration rendered with the store's theme, the product lists use the same theme. Ids of
+another store's categories or products are not found here (they are not in this store's schema, and
+product lists are filtered by store).
 """
 
 from __future__ import annotations
@@ -10,9 +13,13 @@ from flask import abort, flash, redirect, render_template, request, send_file, u
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from mall.catalog import store_products
+from mall.catalog.browse import ListingQuery, list_products
+from mall.catalog.models import PublicProduct
+from mall.consumer.browse import listing_args, product_url
 from mall.consumer.views import blueprint
 from mall.decoration import services as decoration
-from mall.decoration.rendering import Decoration, render_store_page
+from mall.decoration.rendering import Decoration, render_store_listing, render_store_page
 from mall.decoration.themes import themes
 from mall.extensions import db
 from mall.favorites import services as favorites
@@ -20,6 +27,7 @@ from mall.i18n import _
 from mall.identity.login import safe_next
 from mall.merchants.models import Merchant
 from mall.merchants.storefront import bind_store, store_from_host
+from mall.web.urls import external_url
 
 ASSET_MAX_AGE = 3600
 VERSIONED_ASSET_MAX_AGE = 365 * 86400
@@ -28,8 +36,7 @@ VERSIONED_ASSET_MAX_AGE = 365 * 86400
 def _store_page(merchant: Merchant | None, home_url: str | None = None):
     if merchant is None:
         abort(404)
-    live = decoration.live_version()
-    return render_store_page(merchant, Decoration.of_version(live) if live else None, home_url=home_url)
+    return render_store_page(merchant, _live_decoration(), home_url=home_url)
 
 
 @blueprint.before_request
@@ -43,6 +50,74 @@ def store_subdomain_home():
 @blueprint.get("/shop/<slug>/")
 def store(slug: str):
     return _store_page(bind_store(slug))
+
+
+def _live_decoration() -> Decoration | None:
+    live = decoration.live_version()
+    return Decoration.of_version(live) if live else None
+
+
+def _store_listing(merchant: Merchant, listing: dict):
+    return render_store_listing(merchant, _live_decoration(), listing)
+
+
+@blueprint.get("/shop/<slug>/c/<int:store_category_id>")
+def store_category(slug: str, store_category_id: int):
+    """One of the store's own categories (with its sub-categories): that store's visible products."""
+    merchant = bind_store(slug)
+    if merchant is None:
+        abort(404)
+    category = store_products.visible_store_category(store_category_id)
+    query = ListingQuery.from_args(request.args)
+    where = store_products.in_store_categories(merchant.id, store_products.category_ids_with_children(category))
+    return _store_listing(
+        merchant,
+        {
+            "title": category.name,
+            "page": list_products(where, query),
+            "query": query,
+            "args": listing_args(),
+            "endpoint": "consumer.store_category",
+            "endpoint_values": {"slug": slug, "store_category_id": category.id},
+            "current_category_id": category.id,
+            "canonical": external_url("consumer.store_category", slug=slug, store_category_id=category.id),
+        },
+    )
+
+
+@blueprint.get("/shop/<slug>/search")
+def store_search(slug: str):
+    """Search within one store (every word must match; with no such product, any word)."""
+    merchant = bind_store(slug)
+    if merchant is None:
+        abort(404)
+    query = ListingQuery.from_args(request.args, default_sort="sales")
+    found = store_products.search_store(merchant.id, request.args.get("q", ""), query)
+    return _store_listing(
+        merchant,
+        {
+            "title": _("Search results for “%(q)s”", q=found.text) if found.text else _("All products"),
+            "page": found.page,
+            "query": query,
+            "args": {**listing_args(), **({"q": [found.text]} if found.text else {})},
+            "endpoint": "consumer.store_search",
+            "endpoint_values": {"slug": slug},
+            "search_text": found.text,
+            "relaxed": found.relaxed,
+            "noindex": True,
+            "canonical": None,
+        },
+    )
+
+
+@blueprint.get("/shop/<slug>/p/<int:product_id>")
+def store_product(slug: str, product_id: int):
+    """A product by its number within a store: the product page, if the product is this store's."""
+    merchant = bind_store(slug)
+    row = db.session.get(PublicProduct, product_id) if merchant is not None else None
+    if row is None or row.merchant_id != merchant.id:
+        abort(404)
+    return redirect(product_url(row), code=301)
 
 
 @blueprint.get("/store/<slug>/")

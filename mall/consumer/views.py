@@ -13,17 +13,10 @@ from mall.identity.forms import (
     ResetPasswordForm,
 )
 from mall.identity.login import safe_next
-from mall.merchants.storefront import open_stores
 from mall.web.forms import attach_error
 from mall.web.login import login_page
 
 blueprint = Blueprint("consumer", __name__, template_folder="templates")
-
-
-@blueprint.get("/")
-def home():
-    # A store's own subdomain is answered before this view (mall/consumer/shop.py).
-    return render_template("consumer/home.html", stores=open_stores(limit=12))
 
 
 @blueprint.route("/account/login", methods=["GET", "POST"])

@@ -19,6 +19,8 @@ from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
 
+from mall.catalog.cache import store_catalog_generation
+from mall.catalog.store_products import grid_products, store_category_nav
 from mall.decoration.models import DecorationDraft, DecorationVersion
 from mall.decoration.modules import MODULE_TYPES
 from mall.decoration.themes import COLOR_RE, DEFAULT_THEME, FONT_STACKS, Theme, themes
@@ -29,6 +31,7 @@ from mall.i18n import get_locale
 from mall.merchants.models import Merchant, StoreProfile
 from mall.storage.models import StoredObject
 from mall.tenancy.binding import cache_key, require_merchant_id
+from mall.web.urls import external_url
 
 log = logging.getLogger(__name__)
 
@@ -150,13 +153,19 @@ def render_modules(theme: Theme, decoration: Decoration, settings: dict) -> dict
             "theme": theme,
             "settings": settings,
         }
+        if kind == "product_grid":
+            context["products"] = grid_products(require_merchant_id(), context["config"])
         app.update_template_context(context)
         slots[theme.slot_for(module.get("slot"))].append(env.get_template(f"modules/{kind}.html").render(context))
     return {name: Markup("\n".join(parts)) for name, parts in slots.items()}
 
 
 def _live_key(merchant_id: int, theme: str, version: int) -> str:
-    return cache_key("decoration", "live", theme, f"v{version}", str(get_locale()), merchant_id=merchant_id)
+    """Also keyed by the store's catalog generation: product grids change when its products do."""
+    catalog = store_catalog_generation(merchant_id)
+    return cache_key(
+        "decoration", "live", theme, f"v{version}", f"c{catalog}", str(get_locale()), merchant_id=merchant_id
+    )
 
 
 def cached_live_modules(theme: Theme, decoration: Decoration, settings: dict) -> dict[str, Markup]:
@@ -189,6 +198,30 @@ def invalidate_live_cache(merchant_id: int) -> int:
         return 0
 
 
+def _page_context(merchant: Merchant, theme: Theme, settings: dict, *, preview: bool, home_url: str | None) -> dict:
+    """What every page of a store shows around its content: header, follow button, categories, theme."""
+    return {
+        **_template_helpers(theme),
+        "merchant": merchant,
+        "header": store_header(merchant),
+        "follow": follow_state(merchant.id, current_user.id if current_user.is_authenticated else None),
+        "theme": theme,
+        "settings": settings,
+        "css_vars": css_variables(theme, settings),
+        "setting_classes": setting_classes(theme, settings),
+        "categories": store_category_nav(merchant.slug),  # visible ones; the nav is omitted while empty
+        "preview": preview,
+        "home_url": home_url or url_for("consumer.store", slug=merchant.slug),
+        "canonical": external_url("consumer.store", slug=merchant.slug),
+    }
+
+
+def _render(theme: Theme, template: str, context: dict) -> str:
+    app = current_app._get_current_object()
+    app.update_template_context(context)
+    return themes().environment(theme.name).get_template(template).render(context)
+
+
 def render_store_page(
     merchant: Merchant,
     decoration: Decoration | None,
@@ -198,8 +231,7 @@ def render_store_page(
 ) -> str:
     """The whole store home. ``decoration`` None means nothing is published: the default theme's
     "being decorated" page. Live pages (a published version, not a preview) use the Redis cache."""
-    registry = themes()
-    theme = registry.resolve(decoration.theme if decoration else DEFAULT_THEME)
+    theme = themes().resolve(decoration.theme if decoration else DEFAULT_THEME)
     settings = theme.effective_settings(decoration.settings if decoration else None)
     if decoration is None:
         slots = {name: Markup("") for name in theme.slot_names}
@@ -208,21 +240,21 @@ def render_store_page(
     else:
         slots = render_modules(theme, decoration, settings)
     context = {
-        **_template_helpers(theme),
-        "merchant": merchant,
-        "header": store_header(merchant),
-        "follow": follow_state(merchant.id, current_user.id if current_user.is_authenticated else None),
-        "theme": theme,
-        "settings": settings,
-        "css_vars": css_variables(theme, settings),
-        "setting_classes": setting_classes(theme, settings),
+        **_page_context(merchant, theme, settings, preview=preview, home_url=home_url),
         "slots": slots,
         "is_published": decoration is not None,
         "is_empty": decoration is None or not any(str(html).strip() for html in slots.values()),
-        "categories": [],  # store categories come with the catalog; the nav is omitted while empty
-        "preview": preview,
-        "home_url": home_url or url_for("consumer.store", slug=merchant.slug),
     }
-    app = current_app._get_current_object()
-    app.update_template_context(context)
-    return registry.environment(theme.name).get_template("store.html").render(context)
+    return _render(theme, "store.html", context)
+
+
+def render_store_listing(
+    merchant: Merchant, decoration: Decoration | None, listing: dict, *, home_url: str | None = None
+) -> str:
+    """A store's product list (one of its categories, or its search) in the store's theme: the same
+    header and navigation as its home, the products instead of the modules. ``listing`` holds
+    ``title``, ``page`` (a ``browse.Page``), ``query``, ``args``, ``endpoint`` and ``endpoint_values``."""
+    theme = themes().resolve(decoration.theme if decoration else DEFAULT_THEME)
+    settings = theme.effective_settings(decoration.settings if decoration else None)
+    context = {**_page_context(merchant, theme, settings, preview=False, home_url=home_url), **listing}
+    return _render(theme, "listing.html", context)

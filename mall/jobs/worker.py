@@ -22,6 +22,7 @@ def periodic_jobs() -> list[tuple[str, dict]]:
     """(job path, schedule) for every periodic job; domains add theirs here."""
     return [
         ("mall.mail.jobs.retry_unsent_mail", {"interval": 300}),
+        ("mall.catalog.shelf.apply_shelf_schedules", {"interval": 60}),
     ]
 
 

@@ -1,7 +1,13 @@
 """The merchant back office: the store bound from the staff member's membership."""
 
-from mall.merchant import decoration, invitations, settings  # noqa: F401  (routes on the same blueprint)
-# catalog route modules (one line each):
+# Route modules attach their views to the one blueprint.
+from mall.merchant import (  # noqa: F401
+    decoration,  # shop decoration
+    inventory,  # stock, stocktaking, restock requests, import/export
+    invitations,  # staff invitations
+    products,  # product list and editor, shelf, store categories
+    settings,  # store settings
+)
 from mall.merchant.views import blueprint
 
 __all__ = ["blueprint"]

@@ -42,7 +42,19 @@ def init_platform(app) -> Admin:
     )
     admin.add_view(SupervisionView(name=L_("Merchant"), endpoint="platform_supervision"))
     # catalog: taxonomy views
+    from mall.platform import catalog, catalog_brands, catalog_home
+
+    catalog_menu = L_("Catalog")
+    admin.add_view(catalog.CategoriesView(name=L_("Categories"), endpoint="platform_categories", category=catalog_menu))
+    admin.add_view(catalog_brands.BrandsView(name=L_("Brands"), endpoint="platform_brands", category=catalog_menu))
+    admin.add_view(catalog_brands.TagsView(name=L_("Tags"), endpoint="platform_tags", category=catalog_menu))
+    admin.add_view(catalog_home.HomePageView(name=L_("Home page"), endpoint="platform_home", category=catalog_menu))
     # catalog: review views
+    from mall.platform.product_review import ProductReviewView
+
+    admin.add_view(
+        ProductReviewView(name=L_("Product review"), endpoint="platform_product_review", category=L_("Catalog"))
+    )
     admin.add_view(views.AuditView(session, name=L_("Audit log"), endpoint="platform_audit", category=L_("System")))
     admin.add_view(views.FailedJobsView(name=L_("Failed jobs"), endpoint="platform_jobs", category=L_("System")))
     app.extensions["mall.admin"] = admin

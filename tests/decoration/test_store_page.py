@@ -104,7 +104,7 @@ def test_live_rendering_is_cached_by_merchant_theme_and_version(db, store):
     add_modules(mid, store.owner, [("notice", {"text": "Cached words"}, {})])
     _publish(store)
     assert "Cached words" in store.page()
-    assert _live_keys(mid) == [f"mall:m{mid}:decoration:live:default:v1:en"]
+    assert _live_keys(mid) == [f"mall:m{mid}:decoration:live:default:v1:c0:en"]
     # The next request is served from the cache (proved by changing the cached copy).
     key = _live_keys(mid)[0]
     cached = json.loads(redis_store.client.get(key))
@@ -112,13 +112,13 @@ def test_live_rendering_is_cached_by_merchant_theme_and_version(db, store):
     assert "From cache" in store.page()
     # Another language is another entry.
     store.client.get(f"/shop/{store.merchant.slug}/", headers={"Accept-Language": "zh-CN"})
-    assert f"mall:m{mid}:decoration:live:default:v1:zh_Hans_CN" in _live_keys(mid)
+    assert f"mall:m{mid}:decoration:live:default:v1:c0:zh_Hans_CN" in _live_keys(mid)
     # Switching theme and publishing: the old entries are dropped and the new version renders fresh.
     assert _publish(store, "magazine") == 2
     assert _live_keys(mid) == []
     page = store.page()
     assert "Cached words" in page and "From cache" not in page and "theme-magazine" in page
-    assert _live_keys(mid) == [f"mall:m{mid}:decoration:live:magazine:v2:en"]
+    assert _live_keys(mid) == [f"mall:m{mid}:decoration:live:magazine:v2:c0:en"]
 
 
 def test_previews_are_never_cached(db, store):
@@ -137,8 +137,8 @@ def test_two_stores_with_the_same_version_numbers_do_not_collide(db, make_store)
         page_a, page_b = a.page(), b.page()
         assert "Alpha Story" in page_a and "Beta" not in page_a.replace("Beta Decor", "")
         assert "Beta Story" in page_b and "Alpha" not in page_b.replace("Alpha Decor", "")
-    assert _live_keys(a.merchant.id) == [f"mall:m{a.merchant.id}:decoration:live:classic:v1:en"]
-    assert _live_keys(b.merchant.id) == [f"mall:m{b.merchant.id}:decoration:live:classic:v1:en"]
+    assert _live_keys(a.merchant.id) == [f"mall:m{a.merchant.id}:decoration:live:classic:v1:c0:en"]
+    assert _live_keys(b.merchant.id) == [f"mall:m{b.merchant.id}:decoration:live:classic:v1:c0:en"]
 
 
 def test_one_stores_decoration_never_appears_on_another_stores_page(db, make_store, app):

@@ -59,6 +59,7 @@ def upgrade() -> None:
     sa.CheckConstraint("status IN ('open', 'confirmed', 'cancelled')", name=op.f('ck_stocktakes_status')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_stocktakes'))
     )
+    op.create_index('uq_stocktakes_open', 'stocktakes', ['status'], unique=True, postgresql_where=sa.text("status = 'open'"))
     op.create_table('store_categories',
     sa.Column('parent_id', sa.BigInteger(), nullable=True),
     sa.Column('name', sa.String(length=40), nullable=False),
@@ -177,6 +178,7 @@ def downgrade() -> None:
     op.drop_index('ix_product_images_product_position', table_name='product_images')
     op.drop_table('product_images')
     op.drop_table('store_categories')
+    op.drop_index('uq_stocktakes_open', table_name='stocktakes', postgresql_where=sa.text("status = 'open'"))
     op.drop_table('stocktakes')
     op.drop_index('ix_products_status', table_name='products')
     op.drop_table('products')
