@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -18,6 +17,7 @@ from sqlalchemy import func, or_, select
 from mall.audit.services import diff, record_audit
 from mall.catalog.fields import TaxonomyError, TaxonomyInvalid, clean_field, clean_slug, flag
 from mall.catalog.models import Brand, PublicProduct, Tag
+from mall.catalog.paging import Page
 from mall.catalog.taxonomy import carries_tag, flush_unique, resync_products_later, taxonomy_edited
 from mall.errors import NotFound
 from mall.extensions import db
@@ -95,25 +95,13 @@ def _slug(errors: dict[str, str], value: Any, name: str | None, max_length: int)
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass
-class BrandPage:
-    items: list[Brand]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-
 def get_brand(brand_id: Any) -> Brand:
     return _get(Brand, brand_id, _("This brand does not exist."))
 
 
 def list_brands(
     *, search: str | None = None, featured: bool | None = None, enabled: bool | None = None, page: int = 1, per_page=50
-) -> BrandPage:
+) -> Page:
     """Brands for the operator's list: by position then name, filtered by a search on name or
     address, the featured flag and the enabled flag."""
     query = select(Brand)
@@ -130,7 +118,7 @@ def list_brands(
     items = db.session.scalars(
         query.order_by(Brand.position, Brand.name, Brand.id).limit(per_page).offset((page - 1) * per_page)
     ).all()
-    return BrandPage(list(items), total, page, per_page)
+    return Page(list(items), page=page, per_page=per_page, total=total)
 
 
 def _brand_values(brand: Brand) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from sqlalchemy import Select, func, or_, select
 
 from mall.catalog.home import active_slides, home_blocks
 from mall.catalog.models import Brand, Category, HomeBlock, PublicProduct
+from mall.catalog.paging import Page
 from mall.decoration.validation import is_safe_link
 from mall.errors import NotFound
 from mall.extensions import db
@@ -104,26 +105,6 @@ class ListingQuery:
         )
 
 
-@dataclass
-class Page:
-    items: list
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-
 def visible_products() -> Select:
     """The base of every listing: visible public rows, with their store."""
     return select(PublicProduct).where(PublicProduct.is_visible.is_(True))
@@ -156,7 +137,7 @@ def list_products(where: Iterable, query: ListingQuery) -> Page:
     items = db.session.scalars(
         _ordered(stmt, query.sort).limit(query.per_page).offset((query.page - 1) * query.per_page)
     ).all()
-    return Page(list(items), total, query.page, query.per_page)
+    return Page(list(items), page=query.page, per_page=query.per_page, total=total)
 
 
 def top_products(where: Iterable = (), *, sort: str = "sales", limit: int = HOME_PRODUCTS) -> list[PublicProduct]:

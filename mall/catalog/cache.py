@@ -22,7 +22,7 @@ from collections.abc import Callable
 from functools import wraps
 
 import redis
-from flask import Response, make_response, request, session
+from flask import Response, current_app, make_response, request, session
 from flask_login import current_user
 from sqlalchemy import event
 
@@ -34,7 +34,6 @@ from mall.tenancy.session import MallSession
 
 log = logging.getLogger(__name__)
 
-PAGE_TTL_SECONDS = 300
 GENERATION_KEY = "mall:catalog:generation"
 PAGE_PREFIX = "mall:catalog:page"
 _DIRTY = "mall.catalog.pages_dirty"  # session.info flag: bump again after commit
@@ -124,7 +123,8 @@ def anonymous_page_cache(view: Callable) -> Callable:
 
     @wraps(view)
     def cached_view(*args, **kwargs):
-        if not _is_cacheable_request():
+        ttl = current_app.config["MALL_PAGE_CACHE_SECONDS"]
+        if ttl <= 0 or not _is_cacheable_request():
             response = make_response(view(*args, **kwargs))
             response.headers["X-Cache"] = "bypass"
             return response
@@ -146,7 +146,7 @@ def anonymous_page_cache(view: Callable) -> Callable:
         if key is not None and _is_storable(response):
             try:
                 redis_store.client.set(
-                    key, response.mimetype.encode() + b"\n" + response.get_data(), ex=PAGE_TTL_SECONDS
+                    key, response.mimetype.encode() + b"\n" + response.get_data(), ex=ttl
                 )
             except redis.RedisError as exc:
                 log.warning("page cache unavailable: %s", exc)

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
-from mall.catalog.browse import Page
 from mall.catalog.models import BrowsingHistory, FavoriteFolder, ProductFavorite, PublicProduct
+from mall.catalog.paging import Page
 from mall.errors import DomainError, NotFound
 from mall.extensions import db
 from mall.i18n import _
@@ -106,7 +106,7 @@ def favorites(user_id: int, folder: int | str | None = None, page: int = 1, per_
         .limit(per_page)
         .offset((max(page, 1) - 1) * per_page)
     ).all()
-    return Page(list(items), total, max(page, 1), per_page)
+    return Page(list(items), page=max(page, 1), per_page=per_page, total=total)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -230,7 +230,7 @@ def history(user_id: int, page: int = 1, per_page: int = PER_PAGE) -> Page:
         .limit(per_page)
         .offset((max(page, 1) - 1) * per_page)
     ).all()
-    return Page(list(items), total, max(page, 1), per_page)
+    return Page(list(items), page=max(page, 1), per_page=per_page, total=total)
 
 
 def remove_from_history(user_id: int, product_id: int) -> bool:

@@ -1,4 +1,4 @@
-"""One page of a long list in the merchant centre (stock, movements, stocktake lines, restock requests)."""
+"""One page of a long list: mall listings, favourites, the merchant centre's and the operator's lists."""
 
 from __future__ import annotations
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from mall.catalog.fields import clean_list, flag
 from mall.catalog.inventory import MAX_STOCK, format_yuan, parse_count, parse_yuan
 from mall.catalog.models import Brand, Product, Sku, StoreCategory, Tag
 from mall.catalog.taxonomy import category_is_selectable, inherited_attributes
@@ -59,7 +60,6 @@ VIDEO_TYPES = ("video/mp4", "video/webm")
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
 SPEC_FORBIDDEN = (":", "|")  # the separators of the canonical key
-_LIST_SEPARATORS = re.compile(r"[\n,，、;；]")
 
 
 class ProductError(DomainError):
@@ -142,27 +142,6 @@ def _ids(values: Any) -> list[int] | None:
         if parsed not in ids:
             ids.append(parsed)
     return ids
-
-
-def clean_list(value: Iterable[str] | str | None) -> list[str]:
-    """Values typed one per line or separated by commas: trimmed, empty ones dropped, duplicates
-    (ignoring case and full-width forms) dropped keeping the first."""
-    items = _LIST_SEPARATORS.split(value) if isinstance(value, str) else list(value or ())
-    seen: set[str] = set()
-    cleaned = []
-    for item in items:
-        text = clean_text(unicodedata.normalize("NFC", str(item or "")))
-        key = unicodedata.normalize("NFKC", text).casefold()
-        if text and key not in seen:
-            seen.add(key)
-            cleaned.append(text)
-    return cleaned
-
-
-def _flag(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "on", "y", "yes")
-    return bool(value)
 
 
 def _plain(errors: dict, name: str, value: Any, limit: int, *, required=False, multiline=False) -> str | None:
@@ -357,7 +336,7 @@ def _specs(raw: Mapping, errors: dict) -> list[dict] | None:
 
 def _sku_row(index: int, key: str, row: Mapping, existing: Mapping[str, Sku], errors: dict) -> dict:
     prefix = f"sku-{index}-"
-    cleaned: dict[str, Any] = {"spec_key": key, "is_active": _flag(row.get("is_active", True))}
+    cleaned: dict[str, Any] = {"spec_key": key, "is_active": flag(row.get("is_active", True))}
     price_text = str(row.get("price") if row.get("price") is not None else "").strip()
     price = None
     if not price_text:
@@ -459,7 +438,7 @@ def _media(raw: Mapping, errors: dict, content: dict, *, new_images: int) -> Non
         errors["new_images"] = _("At most %(n)s images.", n=MAX_IMAGES)
     content["images"] = image_ids
     video_id = None
-    if str(raw.get("video_file_id") or "").strip() and not _flag(raw.get("remove_video")):
+    if str(raw.get("video_file_id") or "").strip() and not flag(raw.get("remove_video")):
         video_id = _id(raw.get("video_file_id"))
         video = db.session.get(StoredObject, video_id) if video_id else None
         ours = video is not None and video.merchant_id == merchant_id and not video.is_private

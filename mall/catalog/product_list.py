@@ -10,6 +10,7 @@ from sqlalchemy import and_, exists, func, or_, select
 
 from mall.catalog import images as product_images
 from mall.catalog.models import Product, ProductRevision, Sku
+from mall.catalog.paging import Page
 from mall.catalog.products import OPEN_REVISION
 from mall.extensions import db
 from mall.i18n import L_
@@ -24,26 +25,6 @@ TABS = {
     "rejected": L_("Rejected"),
     "archived": L_("Archived"),
 }
-
-
-@dataclass
-class Page:
-    items: list
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
 
 
 @dataclass

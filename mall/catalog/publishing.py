@@ -105,6 +105,17 @@ def sync_public_product(product: Product) -> PublicProduct | None:
             db.session.flush()
             public_product_changed.send(product.id, merchant_id=merchant_id)
         return None
+    if row is not None and product.status != "approved":
+        # Taken down, rejected after a take-down, archived...: its columns may now hold edits nobody
+        # reviewed, so the public row keeps its last reviewed content and only stops selling.
+        row.is_visible = False
+        row.stock_total = sum(s.stock for s in product.skus if s.is_active)
+        row.sales_count = product.sales_count
+        row.updated_at = datetime.now(UTC)
+        db.session.flush()
+        apply_term_changes(terms_before, terms_of_row(row))
+        public_product_changed.send(product.id, merchant_id=merchant_id)
+        return row
     active = [sku for sku in product.skus if sku.is_active]
     category = db.session.get(Category, product.category_id)
     brand = db.session.get(Brand, product.brand_id) if product.brand_id else None

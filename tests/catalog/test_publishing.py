@@ -79,3 +79,19 @@ def test_unapproved_products_have_no_public_row_and_hidden_stores_hide_theirs(db
     merchant.status = "active"
     resync_store(merchant.id)
     assert db.session.get(PublicProduct, live.id).is_visible is True
+
+
+def test_unreviewed_edits_of_a_taken_down_product_never_reach_the_public_row(db, make_merchant):
+    category, brand = _taxonomy(db)
+    merchant = make_merchant("Tea House")
+    with tenant(merchant.id):
+        product = _product(db, category, brand)
+        sync_public_product(product)
+        product.status = "taken_down"
+        product.title = "Edited while taken down"  # edited in place, not reviewed
+        product.skus[0].stock = 9
+        db.session.flush()
+        row = sync_public_product(product)
+    assert row.title == "羊绒围巾 Cashmere scarf" and row.is_visible is False and row.stock_total == 9
+    query = text("SELECT count(*) FROM public_products WHERE search_vector @@ to_tsquery('simple', 'edited')")
+    assert db.session.scalar(query) == 0

@@ -219,3 +219,13 @@ def test_unknown_query_parameters_skip_the_cache(client, catalog):
         assert client.get("/c/apparel?utm_source=x", headers=EN).headers["X-Cache"] == "bypass"
     client.get("/c/apparel?sort=newest&page=1", headers=EN)
     assert client.get("/c/apparel?sort=newest&page=1", headers=EN).headers["X-Cache"] == "hit"
+
+
+def test_a_zero_cache_time_switches_the_page_cache_off(app, client, db):
+    app.config["MALL_PAGE_CACHE_SECONDS"] = 0
+    try:
+        first, second = client.get("/"), client.get("/")
+    finally:
+        app.config["MALL_PAGE_CACHE_SECONDS"] = 300
+    assert first.status_code == second.status_code == 200
+    assert first.headers["X-Cache"] == second.headers["X-Cache"] == "bypass"
