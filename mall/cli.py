@@ -191,9 +191,7 @@ def catalog_generate(stores: int, skus: int, seed: int) -> None:
     from mall.catalog.generate import generate_catalog
 
     report = generate_catalog(stores=stores, skus=skus, seed=seed, progress=click.echo)
-    click.echo(
-        f"{report.stores} stores, {report.products} products, {report.skus} SKUs in {report.seconds:.1f}s"
-    )
+    click.echo(f"{report.stores} stores, {report.products} products, {report.skus} SKUs in {report.seconds:.1f}s")
 
 
 @catalog.command("reindex")

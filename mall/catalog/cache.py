@@ -145,9 +145,7 @@ def anonymous_page_cache(view: Callable) -> Callable:
         response.headers["X-Cache"] = "miss"
         if key is not None and _is_storable(response):
             try:
-                redis_store.client.set(
-                    key, response.mimetype.encode() + b"\n" + response.get_data(), ex=ttl
-                )
+                redis_store.client.set(key, response.mimetype.encode() + b"\n" + response.get_data(), ex=ttl)
             except redis.RedisError as exc:
                 log.warning("page cache unavailable: %s", exc)
         return response

@@ -359,4 +359,3 @@ def test_store_tab_and_suggest_endpoint(client, catalog):
     assert client.get("/search/suggest?q=").get_json()["suggestions"] == []
     assert client.get("/search?q=x&page=999999999999999999999").status_code == 200
     assert client.get("/search?category=abc&brand=x&min=oops").status_code == 200
-
