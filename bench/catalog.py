@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Catalog benchmark: product and category pages and search against gunicorn, beside a bare Flask app.
 
-Run from a clone with the package installed (``pip install -e .``) and Debian's ``wrk``::
+Run from a clone with the package and gunicorn installed (``pip install -e '.[prod]'``) and Debian's
+``wrk``::
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379/0 \\
         python bench/catalog.py                      # 1,000 stores, 200,000 SKUs

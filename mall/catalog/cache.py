@@ -102,9 +102,29 @@ def _forget_after_rollback(session, previous_transaction) -> None:
         session.info.pop(_DIRTY_STORES, None)
 
 
-def _page_key(generation: int) -> str:
+def _page_key_parts() -> tuple[str, str]:
+    """The page key is ``<prefix>:g<generation><suffix>``: generation first, so one bump retires all."""
     digest = hashlib.sha256(f"{request.host}\n{request.full_path}".encode()).hexdigest()[:32]
-    return f"{PAGE_PREFIX}:g{generation}:{get_locale()}:{digest}"
+    return f"{PAGE_PREFIX}:g", f":{get_locale()}:{digest}"
+
+
+# One round trip for a lookup: read the generation, then the page stored under it.
+_LOOKUP = """
+local generation = redis.call('GET', KEYS[1]) or '0'
+return {generation, redis.call('GET', ARGV[1] .. generation .. ARGV[2])}
+"""
+
+
+def _lookup() -> tuple[str | None, bytes | None]:
+    """(key of this page at the current generation, the cached page or None); (None, None) when
+    Redis is unavailable."""
+    prefix, suffix = _page_key_parts()
+    try:
+        generation, hit = redis_store.client.eval(_LOOKUP, 1, GENERATION_KEY, prefix, suffix)
+    except redis.RedisError as exc:
+        log.warning("page cache unavailable: %s", exc)
+        return None, None
+    return f"{prefix}{int(generation)}{suffix}", hit or None
 
 
 def _is_cacheable_request() -> bool:
@@ -128,19 +148,12 @@ def anonymous_page_cache(view: Callable) -> Callable:
             response = make_response(view(*args, **kwargs))
             response.headers["X-Cache"] = "bypass"
             return response
-        generation = catalog_generation()
-        key = _page_key(generation) if generation >= 0 else None
-        if key is not None:
-            try:
-                hit = redis_store.client.get(key)
-            except redis.RedisError as exc:
-                log.warning("page cache unavailable: %s", exc)
-                hit = None
-            if hit is not None:
-                mimetype, _sep, body = hit.partition(b"\n")
-                response = Response(body, mimetype=mimetype.decode())
-                response.headers["X-Cache"] = "hit"
-                return response
+        key, hit = _lookup()
+        if key is not None and hit is not None:
+            mimetype, _sep, body = hit.partition(b"\n")
+            response = Response(body, mimetype=mimetype.decode())
+            response.headers["X-Cache"] = "hit"
+            return response
         response = make_response(view(*args, **kwargs))
         response.headers["X-Cache"] = "miss"
         if key is not None and _is_storable(response):
