@@ -218,9 +218,9 @@ class PublicProduct(db.Model):
     is_visible: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     # Words of title, brand, category, attributes and store, segmented by jieba (Chinese) and
     # lower-cased (other scripts); ``search_vector`` is built from it with the ``simple`` config.
-    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="", deferred=True)
     search_vector: Mapped[str] = mapped_column(
-        TSVECTOR, Computed("to_tsvector('simple'::regconfig, search_text)", persisted=True)
+        TSVECTOR, Computed("to_tsvector('simple'::regconfig, search_text)", persisted=True), deferred=True
     )
     published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

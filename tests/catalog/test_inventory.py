@@ -99,6 +99,9 @@ def test_two_connections_racing_for_the_last_unit_sell_it_once(app, committed_db
             except InsufficientStock as error:
                 outcome["available"] = error.available
                 _db.session.rollback()
+            except Exception as error:  # reported by the assertions below
+                outcome["error"] = repr(error)
+                _db.session.rollback()
             finally:
                 bind_merchant(None)
                 _db.session.remove()
@@ -111,10 +114,10 @@ def test_two_connections_racing_for_the_last_unit_sell_it_once(app, committed_db
                 text("SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"),
                 {"pid": first_pid},
             ).scalar()
-            if blocked:
+            if blocked or not thread.is_alive():
                 break
             time.sleep(0.005)
-        assert blocked, "the second connection never waited for the row lock"
+        assert blocked, f"the second connection never waited for the row lock: {outcome}"
     committed_db.session.commit()
     thread.join(30)
 
