@@ -338,6 +338,8 @@ def save_product(
         _audit("product.update", product, actor, _content_changes(before, product_content(product)))
         return None
     if revision is None:
+        if not _content_changes(before, content):
+            raise ProductError(_("Nothing has changed: the live product stays as it is."))
         revision = ProductRevision(product_id=product.id, status="draft", data=content, created_by_id=actor.id)
         db.session.add(revision)
     else:

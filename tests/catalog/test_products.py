@@ -310,6 +310,10 @@ def test_editing_a_live_product_makes_one_revision_and_the_live_version_keeps_se
         assert revision.status == "withdrawn" and svc.open_revision(product) is None
         assert svc.editable_content(product)["title"] == "羊绒围巾 Cashmere scarf"
         assert product.title == "羊绒围巾 Cashmere scarf"
+        # Saving the live content unchanged makes no revision.
+        with pytest.raises(ProductError, match="Nothing has changed"):
+            svc.save_product(owner, product, svc.content_to_raw(svc.product_content(product)))
+        assert svc.open_revision(product) is None
 
 
 def test_apply_content_matches_skus_by_key_and_keeps_those_with_history(db, tax, shop):
