@@ -193,6 +193,13 @@ class PublicProduct(db.Model):
         Index("ix_public_products_visible_published", "is_visible", "published_at"),
         Index("ix_public_products_visible_price", "is_visible", "price_min_cents"),
         Index("ix_public_products_merchant", "merchant_id", "is_visible"),
+        # Related products and category zones: a category's best sellers without a sort.
+        Index(
+            "ix_public_products_category_sales",
+            "category_id",
+            "sales_count",
+            postgresql_where=text("is_visible"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)  # = the store's product id
