@@ -595,4 +595,8 @@ def resync_public_products(kind: str, ref_id: int) -> int:
             for product in db.session.scalars(select(Product).where(Product.id.in_(product_ids))):
                 sync_public_product(product)
                 written += 1
+    if kind in ("brand", "category"):  # the suggestion dictionary holds their names too
+        from mall.catalog.search_terms import TAXONOMY_KINDS, rebuild_search_terms
+
+        rebuild_search_terms(TAXONOMY_KINDS)
     return written

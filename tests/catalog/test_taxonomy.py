@@ -607,3 +607,19 @@ def test_operator_creates_a_brand_with_a_logo(client, db, make_user):
     assert (brand.slug, brand.initial, brand.is_featured, brand.position) == ("lumina", "L", True, 3)
     assert brand.logo_file_id is not None
     assert db.session.scalar(select(AuditEntry).where(AuditEntry.action == "brand.create")).actor_id == operator.id
+
+
+def test_renaming_a_category_renews_its_suggestions(db, app, make_merchant):
+    from mall.catalog.search import suggest
+
+    food = cat("食品", "food")
+    tea = cat("茶叶", "tea", food)
+    publish(db, make_merchant, tea)
+    from mall.catalog.search_terms import rebuild_search_terms
+
+    rebuild_search_terms()
+    assert "茶叶" in suggest("茶")
+    taxonomy.update_category(tea, name="名茶", slug="tea")
+    db.session.commit()
+    work(app)
+    assert "名茶" in suggest("名") and "茶叶" not in suggest("茶")
