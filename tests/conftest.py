@@ -215,6 +215,17 @@ def make_merchant(make_user):
     return make_merchant
 
 
+@pytest.fixture()
+def english(request):
+    """Service calls outside a request speak the mall's default language (zh_Hans_CN); tests that
+    read English messages force it, inside the test's app context (``db`` unless it uses ``committed_db``)."""
+    from flask_babel import force_locale
+
+    request.getfixturevalue("committed_db" if "committed_db" in request.fixturenames else "db")
+    with force_locale("en"):
+        yield
+
+
 def csrf_token(client, path: str = "/account/login") -> str:
     """The CSRF token of a form page (tests post real forms, CSRF stays on)."""
     html = client.get(path).get_data(as_text=True)

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
-from flask_babel import force_locale
 from sqlalchemy import func, select
 
 from mall.catalog.inventory import adjust_stock
@@ -25,16 +24,6 @@ from tests.conftest import csrf_token
 from tests.merchant.helpers import add_staff_member, area_client
 
 _codes = itertools.count(1)
-
-
-@pytest.fixture(autouse=True)
-def english(request):
-    """Service messages outside a request speak the mall's default language; these tests read English."""
-    for name in ("db", "committed_db"):
-        if name in request.fixturenames:
-            request.getfixturevalue(name)
-    with force_locale("en"):
-        yield
 
 
 def leaf_category(slug: str = "tea") -> Category:

@@ -27,12 +27,6 @@ from mall.storage.services import Upload
 from tests.conftest import csrf_token, login
 
 
-@pytest.fixture()
-def english(db):
-    with force_locale("en"):
-        yield
-
-
 def png() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (120, 40), (20, 90, 200)).save(buffer, format="PNG")

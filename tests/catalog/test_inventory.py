@@ -34,7 +34,7 @@ from tests.catalog import stock_helpers
 from tests.catalog.stock_helpers import add_staff, flashes, make_product, messages_to, movements_of, owner_id, stock_of
 from tests.jobs.helpers import queued_jobs, work
 
-english = stock_helpers.english
+pytestmark = pytest.mark.usefixtures("english")  # these tests read English messages
 make_shop = stock_helpers.make_shop
 shop = stock_helpers.shop
 

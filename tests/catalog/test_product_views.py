@@ -8,7 +8,6 @@ import io
 import re
 
 import pytest
-from flask_babel import force_locale
 from sqlalchemy import func, select
 
 from mall.catalog import products as svc
@@ -19,13 +18,7 @@ from mall.tenancy import tenant
 from tests.catalog.product_helpers import image, make_live, make_taxonomy, png, raw_product, single_raw
 from tests.conftest import csrf_token, login
 
-
-@pytest.fixture(autouse=True)
-def english(request):
-    if "db" in request.fixturenames:
-        request.getfixturevalue("db")
-    with force_locale("en"):
-        yield
+pytestmark = pytest.mark.usefixtures("english")  # these tests read English messages
 
 
 @pytest.fixture()

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from flask_babel import force_locale
 from PIL import Image
 from sqlalchemy import func, select, text
 
@@ -33,13 +32,7 @@ from mall.tenancy import tenant
 from tests.catalog.product_helpers import image, make_live, make_taxonomy, mp4, raw_product, single_raw
 from tests.jobs.helpers import work
 
-
-@pytest.fixture(autouse=True)
-def english(request):
-    if "db" in request.fixturenames:
-        request.getfixturevalue("db")
-    with force_locale("en"):
-        yield
+pytestmark = pytest.mark.usefixtures("english")  # these tests read English messages
 
 
 @pytest.fixture()

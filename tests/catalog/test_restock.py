@@ -19,7 +19,7 @@ from tests.catalog.stock_helpers import make_product, messages_to
 from tests.conftest import csrf_token, login
 from tests.jobs.helpers import queued_jobs, work
 
-english = stock_helpers.english
+pytestmark = pytest.mark.usefixtures("english")  # these tests read English messages
 make_shop = stock_helpers.make_shop
 shop = stock_helpers.shop
 

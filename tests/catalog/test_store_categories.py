@@ -4,7 +4,6 @@ and the merchant-centre pages."""
 from __future__ import annotations
 
 import pytest
-from flask_babel import force_locale
 from sqlalchemy import select
 
 from mall.audit.models import AuditEntry
@@ -16,13 +15,7 @@ from mall.tenancy import tenant
 from tests.catalog.product_helpers import make_live, make_taxonomy, single_raw
 from tests.conftest import csrf_token, login
 
-
-@pytest.fixture(autouse=True)
-def english(request):
-    if "db" in request.fixturenames:
-        request.getfixturevalue("db")
-    with force_locale("en"):
-        yield
+pytestmark = pytest.mark.usefixtures("english")  # these tests read English messages
 
 
 @pytest.fixture()

@@ -24,12 +24,6 @@ from tests.conftest import csrf_token, login
 from tests.jobs.helpers import work
 
 
-@pytest.fixture()
-def english(db):
-    with force_locale("en"):
-        yield
-
-
 def cat(name: str, slug: str, parent: Category | None = None, **kw) -> Category:
     return taxonomy.create_category(name=name, slug=slug, parent_id=parent.id if parent else None, **kw)
 

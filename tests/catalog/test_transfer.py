@@ -20,7 +20,7 @@ from mall.tenancy import tenant
 from tests.catalog import stock_helpers
 from tests.catalog.stock_helpers import count_movements, leaf_category, make_product, movements_of, stock_of
 
-english = stock_helpers.english
+pytestmark = pytest.mark.usefixtures("english")  # these tests read English messages
 make_shop = stock_helpers.make_shop
 shop = stock_helpers.shop
 

@@ -7,7 +7,6 @@ import struct
 from dataclasses import dataclass
 
 import pytest
-from flask_babel import force_locale
 from PIL import Image
 
 from mall.decoration import services
@@ -19,16 +18,9 @@ EN = {"Accept-Language": "en"}
 
 
 @pytest.fixture(autouse=True)
-def english(request):
-    """Service calls outside a request speak the mall's default language; these tests read English.
-
-    Forced inside the test's app context (pushed by ``db`` or ``committed_db``).
-    """
-    for name in ("db", "committed_db"):
-        if name in request.fixturenames:
-            request.getfixturevalue(name)
-    with force_locale("en"):
-        yield
+def _english(english):
+    """Every decoration test reads English messages (the shared ``english`` fixture)."""
+    yield
 
 
 def png_bytes(width: int = 300, height: int = 100, color=(200, 40, 60)) -> bytes:
