@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 
 from mall.audit.services import diff, record_audit
-from mall.catalog.fields import TaxonomyError, TaxonomyInvalid, clean_field, clean_slug, flag
+from mall.catalog.fields import TaxonomyError, TaxonomyInvalid, clean_field, clean_slug, flag, store_image_field
 from mall.catalog.models import Brand, PublicProduct, Tag
 from mall.catalog.paging import Page
 from mall.catalog.taxonomy import carries_tag, flush_unique, resync_products_later, taxonomy_edited
@@ -23,7 +23,7 @@ from mall.errors import NotFound
 from mall.extensions import db
 from mall.i18n import _
 from mall.storage.models import StoredObject
-from mall.storage.services import Upload, UploadRejected, store_upload
+from mall.storage.services import Upload
 
 BRAND_NAME_MAX = 80
 BRAND_SLUG_MAX = 80
@@ -159,18 +159,11 @@ def clean_brand(data: dict[str, Any], brand_id: int | None = None) -> dict[str, 
     return values
 
 
-def _store_logo(logo: Upload) -> int:
-    try:
-        return store_upload(logo.data, logo.filename, purpose=LOGO_PURPOSE).id
-    except UploadRejected as error:
-        raise TaxonomyInvalid({"logo": error.message}) from error
-
-
 def create_brand(data: dict[str, Any], *, logo: Upload | None = None) -> Brand:
     """A new brand; the logo (a public image) is stored only when every text field is valid."""
     values = clean_brand(data)
     if logo is not None:
-        values["logo_file_id"] = _store_logo(logo)
+        values["logo_file_id"] = store_image_field(logo, purpose=LOGO_PURPOSE, field="logo")
     brand = Brand(**values)
     db.session.add(brand)
     flush_unique({"name": _("A brand with this name or address exists already.")})
@@ -184,7 +177,7 @@ def update_brand(brand: Brand, data: dict[str, Any], *, logo: Upload | None = No
     before = _brand_values(brand)
     values = clean_brand(data, brand.id)
     if logo is not None:
-        values["logo_file_id"] = _store_logo(logo)
+        values["logo_file_id"] = store_image_field(logo, purpose=LOGO_PURPOSE, field="logo")
     elif remove_logo:
         values["logo_file_id"] = None
     for key, value in values.items():

@@ -13,6 +13,7 @@ from typing import Any
 from mall.decoration.validation import clean_text
 from mall.errors import DomainError
 from mall.i18n import _
+from mall.storage.services import Upload, UploadRejected, store_upload
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _LIST_SEPARATORS = re.compile(r"[\n,，、;；]")
@@ -110,3 +111,12 @@ def format_commission(basis_points: int | None) -> str:
     if basis_points is None:
         return ""
     return f"{Decimal(basis_points) / 100:.2f}"
+
+
+def store_image_field(upload: Upload, *, purpose: str, field: str) -> int:
+    """Store an uploaded public image (brand logo, banner slide); a refused file is a form error on
+    ``field``. Call it only once every text field is valid, so a refused form stores nothing."""
+    try:
+        return store_upload(upload.data, upload.filename, purpose=purpose).id
+    except UploadRejected as error:
+        raise TaxonomyInvalid({field: error.message}) from error

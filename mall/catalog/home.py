@@ -17,14 +17,14 @@ from flask_babel import get_timezone
 from sqlalchemy import func, or_, select
 
 from mall.audit.services import diff, record_audit
-from mall.catalog.fields import TaxonomyError, TaxonomyInvalid, clean_field, flag
+from mall.catalog.fields import TaxonomyError, TaxonomyInvalid, clean_field, flag, store_image_field
 from mall.catalog.models import HOME_BLOCK_KINDS, BannerSlide, Category, HomeBlock
 from mall.catalog.taxonomy import ancestors_of, renumber, reordered, taxonomy_edited
 from mall.decoration.validation import link_problem
 from mall.errors import NotFound
 from mall.extensions import db
 from mall.i18n import L_, _
-from mall.storage.services import Upload, UploadRejected, store_upload
+from mall.storage.services import Upload
 
 BLOCK_KIND_LABELS = {
     "banners": L_("Banner carousel"),
@@ -292,13 +292,6 @@ def clean_slide(data: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _store_image(image: Upload) -> int:
-    try:
-        return store_upload(image.data, image.filename, purpose=SLIDE_PURPOSE).id
-    except UploadRejected as error:
-        raise TaxonomyInvalid({"image": error.message}) from error
-
-
 def _slide_values(slide: BannerSlide) -> dict[str, Any]:
     keys = ("slot", "title", "link", "is_enabled", "starts_at", "ends_at", "position", "image_file_id")
     return {key: getattr(slide, key) for key in keys}
@@ -314,7 +307,11 @@ def add_slide(data: dict[str, Any], image: Upload | None) -> BannerSlide:
     values = clean_slide(data)
     if image is None or not image.data:
         raise TaxonomyInvalid({"image": _("Upload the banner image.")})
-    slide = BannerSlide(image_file_id=_store_image(image), position=_last_position(values["slot"]) + 1, **values)
+    slide = BannerSlide(
+        image_file_id=store_image_field(image, purpose=SLIDE_PURPOSE, field="image"),
+        position=_last_position(values["slot"]) + 1,
+        **values,
+    )
     db.session.add(slide)
     db.session.flush()
     record_audit("banner_slide.create", area="platform", obj=slide, changes=diff({}, _slide_values(slide)))
@@ -327,7 +324,7 @@ def update_slide(slide: BannerSlide, data: dict[str, Any], image: Upload | None 
     before = _slide_values(slide)
     values = clean_slide(data)
     if image is not None and image.data:
-        values["image_file_id"] = _store_image(image)
+        values["image_file_id"] = store_image_field(image, purpose=SLIDE_PURPOSE, field="image")
     if values["slot"] != slide.slot:
         values["position"] = _last_position(values["slot"]) + 1
     for key, value in values.items():
