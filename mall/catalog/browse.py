@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from sqlalchemy import Select, func, or_, select
 
 from mall.catalog.home import active_slides, home_blocks
 from mall.catalog.models import Brand, Category, HomeBlock, PublicProduct
+from mall.catalog.money import parse_price
 from mall.catalog.paging import Page
 from mall.decoration.validation import is_safe_link
 from mall.errors import NotFound
@@ -29,7 +29,6 @@ RANKING_SIZE = 100
 ZONE_PRODUCTS = 16  # two rows of eight
 HOME_PRODUCTS = 10
 SORTS = ("sales", "newest", "price_asc", "price_desc")
-MAX_PRICE_CENTS = 10**12
 
 # The home page when the operator has configured nothing.
 DEFAULT_HOME = ("banners", "hot_products", "stores", "brands", "category_zone", "new_arrivals", "offers")
@@ -46,30 +45,6 @@ BLOCK_TITLES = {
 # ---------------------------------------------------------------------------------------------
 # Listings: filter, sort, page
 # ---------------------------------------------------------------------------------------------
-
-
-def parse_price(text: str | None) -> int | None:
-    """A price typed by a shopper ("199", "199.5", "¥1,299.00") in cents, exactly; None when it is
-    not a price (the filter is then ignored rather than failing the page)."""
-    text = (text or "").strip().replace("¥", "").replace("￥", "").replace(",", "")
-    if not text:
-        return None
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        return None
-    if not value.is_finite() or value < 0 or value * 100 > MAX_PRICE_CENTS:
-        return None
-    return int((value * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
-def format_cents(cents: int | None) -> str:
-    """``19900`` → ``199.00`` (integer arithmetic, never float)."""
-    if cents is None:
-        return ""
-    sign = "-" if cents < 0 else ""
-    cents = abs(int(cents))
-    return f"{sign}{cents // 100:,}.{cents % 100:02d}"
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
-from mall.catalog.inventory import MAX_STOCK, StockChange, apply_stock_change, parse_count, parse_yuan
+from mall.catalog.inventory import MAX_STOCK, StockChange, apply_stock_change, parse_count
 from mall.catalog.models import Product, Sku
+from mall.catalog.money import parse_yuan
 from mall.catalog.product_input import (
     CODE_MAX,
     CODE_RE,

@@ -23,7 +23,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
@@ -43,7 +42,6 @@ from mall.tenancy import current_schema, require_merchant_id
 from mall.web.urls import external_url
 
 MAX_STOCK = 10_000_000
-MAX_PRICE_CENTS = 10_000_000_000  # ¥100,000,000.00
 LOW_STOCK_LABEL_AT = 5  # "only N left" on the product page at or below this
 
 REASON_LABELS = {
@@ -79,31 +77,6 @@ class StockChange:
 # ---------------------------------------------------------------------------------------------
 # Parsing what people type
 # ---------------------------------------------------------------------------------------------
-
-_YUAN = re.compile(r"^\d{1,9}(\.\d{1,2})?$")
-
-
-def parse_yuan(text: object, *, field: str | None = None) -> int:
-    """``"199"``, ``"199.5"``, ``"¥199.00"`` → cents, exactly (Decimal, never float)."""
-    value = str(text if text is not None else "").strip().lstrip("¥￥").strip()
-    if not _YUAN.match(value):
-        raise DomainError(_("Enter an amount in yuan with at most two decimals, e.g. 199.00."), field=field)
-    try:
-        cents = int(Decimal(value) * 100)
-    except InvalidOperation:  # pragma: no cover - the pattern already guarantees a number
-        raise DomainError(_("Enter an amount in yuan with at most two decimals, e.g. 199.00."), field=field) from None
-    if cents > MAX_PRICE_CENTS:
-        raise DomainError(_("This amount is too large."), field=field)
-    return cents
-
-
-def format_yuan(cents: int | None) -> str:
-    """Cents → ``"199.00"`` (blank for none)."""
-    if cents is None:
-        return ""
-    sign = "-" if cents < 0 else ""
-    whole, part = divmod(abs(int(cents)), 100)
-    return f"{sign}{whole}.{part:02d}"
 
 
 def parse_count(text: object, *, field: str | None = None, signed: bool = False, maximum: int = MAX_STOCK) -> int:

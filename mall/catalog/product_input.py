@@ -29,8 +29,9 @@ from typing import Any
 from sqlalchemy import select
 
 from mall.catalog.fields import clean_list, flag
-from mall.catalog.inventory import MAX_STOCK, format_yuan, parse_count, parse_yuan
+from mall.catalog.inventory import MAX_STOCK, parse_count
 from mall.catalog.models import Brand, Product, Sku, StoreCategory, Tag
+from mall.catalog.money import format_yuan, parse_yuan
 from mall.catalog.taxonomy import category_is_selectable, inherited_attributes
 from mall.decoration.validation import clean_text, has_visible_content, sanitize_html
 from mall.errors import DomainError

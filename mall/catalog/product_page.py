@@ -14,9 +14,10 @@ from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from mall.catalog.browse import breadcrumb, format_cents, top_products
+from mall.catalog.browse import breadcrumb, top_products
 from mall.catalog.inventory import sku_availability
 from mall.catalog.models import Category, CategoryAttribute, Product, PublicProduct
+from mall.catalog.money import format_cents
 from mall.catalog.restock import waiting_sku_ids
 from mall.catalog.store_products import store_best_sellers, store_category_nav
 from mall.decoration.rendering import StoreHeader, store_header

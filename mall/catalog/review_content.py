@@ -14,8 +14,8 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from mall.catalog.models import Brand, Category, CategoryAttribute, Product, StoreCategory, Tag
+from mall.catalog.money import format_price
 from mall.catalog.products import product_content
-from mall.catalog.search import format_price
 from mall.decoration.validation import sanitize_html
 from mall.extensions import db
 from mall.i18n import _, ngettext

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import Text, case, cast, func, literal, literal_column, or_, select, true, union_all
 from sqlalchemy.dialects.postgresql import array
@@ -34,29 +34,6 @@ MAX_WORDS = 12
 FACET_LIMIT = 30
 MAX_ATTRIBUTE_FACETS = 8
 SALES_BOOST = 0.005  # per natural-log unit of sales: breaks ties among equally relevant products
-
-
-def format_price(cents: int | None) -> str:
-    """1999 → "¥19.99" (exact: integer arithmetic)."""
-    if cents is None:
-        return ""
-    sign = "-" if cents < 0 else ""
-    cents = abs(int(cents))
-    return f"{sign}¥{cents // 100:,}.{cents % 100:02d}"
-
-
-def parse_yuan(value: str | None) -> int | None:
-    """ "199" or "199.5" → cents, exactly; anything else (or negative) → None."""
-    value = (value or "").strip().replace("¥", "").replace(",", "")
-    if not value:
-        return None
-    try:
-        amount = Decimal(value)
-    except InvalidOperation:
-        return None
-    if not amount.is_finite() or amount < 0 or amount > Decimal("100000000"):
-        return None
-    return int((amount * 100).to_integral_value(rounding=ROUND_HALF_UP))
 
 
 @dataclass

@@ -21,10 +21,10 @@ from mall.catalog.inventory import (
     apply_stock_change,
     check_low_stock,
     parse_count,
-    parse_yuan,
     set_stock,
 )
 from mall.catalog.models import STOCK_REASONS, Product, Sku, StockMovement
+from mall.catalog.money import parse_yuan
 from mall.catalog.paging import Page, paged
 from mall.catalog.publishing import sync_stock
 from mall.errors import DomainError, NotFound

@@ -42,8 +42,9 @@ from mall.catalog.import_rows import (
     apply_updates,
     validate_table,
 )
-from mall.catalog.inventory import after_stock_change, check_low_stock, format_yuan
+from mall.catalog.inventory import after_stock_change, check_low_stock
 from mall.catalog.models import Product, Sku
+from mall.catalog.money import format_yuan
 from mall.catalog.publishing import sync_stock
 from mall.extensions import db
 from mall.i18n import _

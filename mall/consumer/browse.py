@@ -9,9 +9,10 @@ from flask_login import current_user
 
 from mall.catalog import browse
 from mall.catalog import favorites as shopper_favorites
-from mall.catalog.browse import ListingQuery, format_cents
+from mall.catalog.browse import ListingQuery
 from mall.catalog.cache import anonymous_page_cache
 from mall.catalog.models import PublicProduct
+from mall.catalog.money import format_cents
 from mall.catalog.product_page import ProductUnavailable, load_product_page
 from mall.consumer.views import blueprint
 from mall.extensions import db

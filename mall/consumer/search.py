@@ -10,7 +10,8 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.routing import BuildError
 
 from mall.catalog.models import PublicProduct
-from mall.catalog.search import SORTS, format_price, parse_yuan, search_products, search_stores, suggest
+from mall.catalog.money import format_cents, format_price, parse_price
+from mall.catalog.search import SORTS, search_products, search_stores, suggest
 from mall.consumer.views import blueprint
 
 PER_PAGE = 24
@@ -70,10 +71,10 @@ class SearchLinks:
     def price_band(self, min_cents: int, max_cents: int | None) -> str:
         """A price band [min, max) as the inclusive range min … max - 0.01 yuan."""
 
-        def yuan(cents: int) -> str:
-            return f"{cents // 100}.{cents % 100:02d}"
-
-        return self.set(min=yuan(min_cents), max=yuan(max_cents - 1) if max_cents else None)
+        return self.set(
+            min=format_cents(min_cents, grouping=False),
+            max=format_cents(max_cents - 1, grouping=False) if max_cents else None,
+        )
 
     def page(self, number: int) -> str:
         params = MultiDict(self.args)
@@ -107,7 +108,7 @@ def search():
         )
     page = min(max(args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
     sort = args.get("sort") if args.get("sort") in SORTS else "relevance"
-    price_min, price_max = parse_yuan(args.get("min")), parse_yuan(args.get("max"))
+    price_min, price_max = parse_price(args.get("min")), parse_price(args.get("max"))
     attributes = _attribute_filters(args.getlist("attr"))
     result = search_products(
         query,

@@ -18,8 +18,9 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_login import current_user
 
 from mall.catalog import restock, stock_edits, stocktaking, transfer
-from mall.catalog.inventory import REASON_LABELS, format_yuan, parse_count
+from mall.catalog.inventory import REASON_LABELS, parse_count
 from mall.catalog.models import Product
+from mall.catalog.money import format_yuan
 from mall.errors import DomainError, NotFound
 from mall.extensions import db, redis_store
 from mall.i18n import _

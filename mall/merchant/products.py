@@ -19,8 +19,8 @@ from mall.catalog import product_list, shelf
 from mall.catalog import products as catalog
 from mall.catalog import store_categories as store_cats
 from mall.catalog.images import file_urls
-from mall.catalog.inventory import format_yuan
 from mall.catalog.models import Brand, Product, Tag
+from mall.catalog.money import format_yuan
 from mall.catalog.product_input import (
     MAX_IMAGES,
     MAX_SPECS,

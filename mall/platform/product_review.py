@@ -10,8 +10,8 @@ from flask_wtf import FlaskForm
 
 from mall.catalog import review
 from mall.catalog.models import REVIEW_KINDS, REVIEW_STATUSES, Product
+from mall.catalog.money import format_price
 from mall.catalog.review_content import content_changes, present, present_product, sku_changes
-from mall.catalog.search import format_price
 from mall.errors import DomainError
 from mall.extensions import db
 from mall.i18n import L_, _

@@ -17,15 +17,14 @@ from mall.catalog import stock_edits
 from mall.catalog.inventory import (
     InsufficientStock,
     adjust_stock,
-    format_yuan,
     movement_sum_matches,
-    parse_yuan,
     release_stock,
     reserve_stock,
     set_stock,
     sku_availability,
 )
 from mall.catalog.models import PublicProduct, Sku, StockMovement
+from mall.catalog.money import format_yuan, parse_yuan
 from mall.errors import DomainError, NotFound
 from mall.extensions import db as _db
 from mall.mail.models import OutboxMessage

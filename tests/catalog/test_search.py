@@ -10,8 +10,10 @@ import pytest
 from sqlalchemy import select
 
 from mall.catalog.models import Brand, Category, CategoryAttribute, Product, PublicProduct, SearchTerm, Sku
+from mall.catalog.money import format_price
+from mall.catalog.money import parse_price as parse_yuan
 from mall.catalog.publishing import reindex_public_catalog, resync_store, sync_public_product
-from mall.catalog.search import format_price, parse_yuan, search_products, search_stores, suggest
+from mall.catalog.search import search_products, search_stores, suggest
 from mall.catalog.search_terms import TERM_KINDS, rebuild_search_terms
 from mall.tenancy import tenant
 
