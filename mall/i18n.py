@@ -41,8 +41,13 @@ def select_locale() -> str:
     chosen = normalise_locale(session.get("lang"))
     if chosen:
         return chosen
+    return visitor_locale(request.accept_languages)
+
+
+def visitor_locale(accept_languages) -> str:
+    """The locale for a visitor who chose none: the best of Accept-Language, else the mall's default."""
     locales = current_app.config["MALL_LOCALES"]
-    best = request.accept_languages.best_match([*locales, "zh", "zh-CN", "zh-Hans", "en-US", "en-GB"], default=None)
+    best = accept_languages.best_match([*locales, "zh", "zh-CN", "zh-Hans", "en-US", "en-GB"], default=None)
     return normalise_locale(best) or current_app.config["BABEL_DEFAULT_LOCALE"]
 
 

@@ -286,9 +286,14 @@ def movement_sum_matches(sku_id: int) -> bool:
 
 def sku_availability(sku: Sku) -> dict:
     """What the product page shows for a SKU; ``in_stock`` false disables buying it."""
-    stock = max(int(sku.stock or 0), 0)
     if not sku.is_active:
         return {"in_stock": False, "stock": 0, "label": _("Unavailable")}
+    return stock_availability(sku.stock)
+
+
+def stock_availability(stock: int | None) -> dict:
+    """What the product page shows for an active SKU with ``stock`` units."""
+    stock = max(int(stock or 0), 0)
     if stock == 0:
         return {"in_stock": False, "stock": 0, "label": _("Out of stock")}
     if stock <= LOW_STOCK_LABEL_AT:

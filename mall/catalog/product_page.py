@@ -8,15 +8,15 @@ never runs against it by accident; every value the template needs is copied out 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from markupsafe import Markup
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Select, func, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from mall.catalog.browse import breadcrumb, top_products
-from mall.catalog.inventory import sku_availability
-from mall.catalog.models import Category, CategoryAttribute, Product, PublicProduct
+from mall.catalog.inventory import stock_availability
+from mall.catalog.models import Category, CategoryAttribute, Product, ProductImage, PublicProduct, Sku
 from mall.catalog.money import format_cents
 from mall.catalog.restock import waiting_sku_ids
 from mall.catalog.store_products import store_best_sellers, store_category_nav
@@ -94,11 +94,6 @@ class ProductPage:
     attributes: list[tuple[str, str]]
     description: Markup
     after_sales: str | None
-    store: StoreHeader
-    store_categories: list = field(default_factory=list)
-    store_best_sellers: list[PublicProduct] = field(default_factory=list)
-    related: list[PublicProduct] = field(default_factory=list)
-    breadcrumb: list[Category] = field(default_factory=list)
 
     @property
     def in_stock(self) -> bool:
@@ -120,9 +115,53 @@ def _keys(ids: set[int]) -> dict[int, str]:
     return dict(rows)
 
 
-def _attributes(product: Product) -> list[tuple[str, str]]:
+def _live_product(product_id: int) -> Select:
+    """The bound store's product with its active SKUs ``[id, specs, price, market price, stock]`` and
+    images ``[file id, thumbnail id]`` in their order, as one row (one round trip, no ORM objects)."""
+    skus = (
+        select(
+            func.json_agg(
+                aggregate_order_by(
+                    func.json_build_array(Sku.id, Sku.spec_values, Sku.price_cents, Sku.market_price_cents, Sku.stock),
+                    Sku.position,
+                    Sku.id,
+                )
+            )
+        )
+        .where(Sku.product_id == Product.id, Sku.is_active.is_(True))
+        .scalar_subquery()
+    )
+    images = (
+        select(
+            func.json_agg(
+                aggregate_order_by(
+                    func.json_build_array(ProductImage.file_id, ProductImage.thumb_file_id),
+                    ProductImage.position,
+                    ProductImage.id,
+                )
+            )
+        )
+        .where(ProductImage.product_id == Product.id)
+        .scalar_subquery()
+    )
+    return select(
+        Product.status,
+        Product.on_shelf,
+        Product.title,
+        Product.subtitle,
+        Product.specs,
+        Product.attributes,
+        Product.description_html,
+        Product.after_sales,
+        Product.video_file_id,
+        skus.label("skus"),
+        images.label("images"),
+    ).where(Product.id == product_id)
+
+
+def _attributes(attribute_values: dict | None) -> list[tuple[str, str]]:
     """Attribute id → value on the product, as (name, shown value) in the template's order."""
-    values = {int(k): v for k, v in (product.attributes or {}).items() if str(k).isdigit() and v not in (None, "", [])}
+    values = {int(k): v for k, v in (attribute_values or {}).items() if str(k).isdigit() and v not in (None, "", [])}
     if not values:
         return []
     attributes = db.session.scalars(
@@ -138,14 +177,14 @@ def _attributes(product: Product) -> list[tuple[str, str]]:
     return shown
 
 
-def _axes(product: Product, skus: list[SkuView]) -> list[SpecAxis]:
+def _axes(specs: list | None, skus: list[SkuView]) -> list[SpecAxis]:
     """The product's spec axes, with only the values some active SKU uses (in the merchant's order)."""
     used: dict[str, set] = {}
     for sku in skus:
         for name, value in sku.spec_values.items():
             used.setdefault(name, set()).add(value)
     axes = []
-    for spec in product.specs or []:
+    for spec in specs or []:
         name = spec.get("name") if isinstance(spec, dict) else None
         if name in used:
             values = [v for v in spec.get("values") or [] if v in used[name]]
@@ -165,45 +204,37 @@ def load_product_page(product_id: int, user_id: int | None = None) -> ProductPag
     if not row.is_visible or not merchant.is_open:
         raise ProductUnavailable(row)
     with tenant(merchant.id):
-        product = db.session.scalar(
-            select(Product)
-            .where(Product.id == product_id)
-            .options(selectinload(Product.images), selectinload(Product.skus))
-        )
+        product = db.session.execute(_live_product(product_id)).one_or_none()
         if product is None or product.status != "approved" or not product.on_shelf:
             raise ProductUnavailable(row)
-        waiting = waiting_sku_ids(user_id, product.id) if user_id is not None else set()
+        waiting = waiting_sku_ids(user_id, product_id) if user_id is not None else set()
         skus = [
             SkuView(
-                sku.id,
-                dict(sku.spec_values or {}),
-                sku.price_cents,
-                sku.market_price_cents,
-                sku.stock,
-                label=str(sku_availability(sku)["label"]),
-                waiting=sku.id in waiting,
+                sku_id,
+                dict(spec_values or {}),
+                price,
+                market_price,
+                stock,
+                label=str(stock_availability(stock)["label"]),
+                waiting=sku_id in waiting,
             )
-            for sku in product.skus
-            if sku.is_active
+            for sku_id, spec_values, price, market_price, stock in product.skus or ()
         ]
         if not skus:
             raise ProductUnavailable(row)
-        header = store_header(merchant)
-        categories = store_category_nav(merchant.slug)
         page_data = {
             "title": product.title,
             "subtitle": product.subtitle,
-            "attributes": _attributes(product),
+            "attributes": _attributes(product.attributes),
             "description": Markup(sanitize_html(product.description_html)),
             "after_sales": product.after_sales,
-            "axes": _axes(product, skus),
+            "axes": _axes(product.specs, skus),
         }
-        image_ids = [(image.file_id, image.thumb_file_id) for image in product.images]
+        image_ids = [tuple(pair) for pair in product.images or ()]
         video_id = product.video_file_id
     keys = _keys({i for pair in image_ids for i in pair if i} | ({video_id} if video_id else set()))
     images = [Image(keys[main], keys.get(thumb) or keys[main]) for main, thumb in image_ids if main in keys]
     selected = next((sku for sku in skus if sku.in_stock), skus[0])
-    category = db.session.get(Category, row.category_id)
     return ProductPage(
         row=row,
         merchant=merchant,
@@ -211,10 +242,35 @@ def load_product_page(product_id: int, user_id: int | None = None) -> ProductPag
         video_key=keys.get(video_id) if video_id else None,
         skus=skus,
         selected=selected,
-        store=header,
-        store_categories=categories,
-        store_best_sellers=store_best_sellers(merchant.id),
-        related=top_products([PublicProduct.category_id == row.category_id, PublicProduct.id != row.id], limit=RELATED),
-        breadcrumb=breadcrumb(category) if category else [],
         **page_data,
     )
+
+
+# The parts of the page shared with other products' pages, cached as fragments by the view.
+
+
+@dataclass
+class StoreCard:
+    merchant: Merchant
+    store: StoreHeader
+    categories: list
+    best_sellers: list[PublicProduct]
+
+
+def store_card(merchant: Merchant) -> StoreCard:
+    """The store card beside every product of ``merchant``: header, store categories, best-sellers."""
+    with tenant(merchant.id):
+        header = store_header(merchant)
+        categories = store_category_nav(merchant.slug)
+    return StoreCard(merchant, header, categories, store_best_sellers(merchant.id))
+
+
+def category_trail(category_id: int | None) -> list[Category]:
+    """The breadcrumb of a product in ``category_id``: its category's ancestors, root first."""
+    category = db.session.get(Category, category_id) if category_id else None
+    return breadcrumb(category) if category else []
+
+
+def related_products(category_id: int | None) -> list[PublicProduct]:
+    """The best-sellers of the category, one more than a page shows (the page leaves out its own)."""
+    return top_products([PublicProduct.category_id == category_id], limit=RELATED + 1)

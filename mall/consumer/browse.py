@@ -4,16 +4,20 @@ cache (``mall.catalog.cache``); logged-in shoppers always get a fresh page."""
 
 from __future__ import annotations
 
+import re
+
 from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user
+from markupsafe import Markup
+from sqlalchemy.orm import joinedload
 
-from mall.catalog import browse
+from mall.catalog import browse, product_page
 from mall.catalog import favorites as shopper_favorites
 from mall.catalog.browse import ListingQuery
-from mall.catalog.cache import anonymous_page_cache
+from mall.catalog.cache import anonymous_page_cache, cached_fragments
 from mall.catalog.models import PublicProduct
 from mall.catalog.money import format_cents
-from mall.catalog.product_page import ProductUnavailable, load_product_page
+from mall.catalog.product_page import ProductPage, ProductUnavailable, load_product_page
 from mall.consumer.views import blueprint
 from mall.extensions import db
 from mall.i18n import _
@@ -181,7 +185,7 @@ def product_short(product_id: int):
 @blueprint.get("/p/<int:product_id>-<slug>")
 @anonymous_page_cache
 def product(product_id: int, slug: str):
-    row = db.session.get(PublicProduct, product_id)
+    row = db.session.get(PublicProduct, product_id, options=[joinedload(PublicProduct.brand)])
     if row is None:
         abort(404)
     if slug != product_slug(row):
@@ -197,6 +201,40 @@ def product(product_id: int, slug: str):
     return render_template(
         "consumer/product.html",
         page=page,
+        fragments=_product_fragments(page),
         is_favorite=shopper_favorites.is_favorite(user_id, product_id),
         canonical=product_url(row, external=True),
     )
+
+
+RELATED_MARK = re.compile(r"<!--p(\d+)-->")
+
+
+def _product_fragments(page: ProductPage) -> dict[str, Markup]:
+    """The store card, breadcrumb and related products: shared by many product pages, so cached."""
+    merchant, category_id = page.merchant, page.row.category_id
+    parts = cached_fragments(
+        {
+            f"store-card:{merchant.id}": lambda: render_template(
+                "consumer/_product_store_card.html", **vars(product_page.store_card(merchant))
+            ),
+            f"breadcrumb:{category_id}": lambda: render_template(
+                "consumer/_product_breadcrumb.html", breadcrumb=product_page.category_trail(category_id)
+            ),
+            f"related:{category_id}": lambda: render_template(
+                "consumer/_product_related.html", products=product_page.related_products(category_id)
+            ),
+        }
+    )
+    return {
+        "store_card": parts[f"store-card:{merchant.id}"],
+        "breadcrumb": parts[f"breadcrumb:{category_id}"],
+        "related": _without_product(parts[f"related:{category_id}"], page.row.id),
+    }
+
+
+def _without_product(cards: Markup, product_id: int) -> Markup:
+    """The related cards (each after its ``<!--p<id>-->`` mark) except the page's own product."""
+    pieces = RELATED_MARK.split(str(cards))  # [before, id, card, id, card, …]
+    kept = [card for pid, card in zip(pieces[1::2], pieces[2::2], strict=True) if int(pid) != product_id]
+    return Markup("".join(kept[: product_page.RELATED]))

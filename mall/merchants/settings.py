@@ -17,6 +17,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from mall.audit.services import diff, record_audit
+from mall.catalog.cache import invalidate_catalog_pages
 from mall.errors import DomainError
 from mall.extensions import db
 from mall.i18n import _
@@ -266,5 +267,6 @@ def update_store_profile(
         profile.updated_at = func.now()
     db.session.flush()
     if changes:
+        invalidate_catalog_pages(merchant_id)  # product pages show the store card (logo, phone)
         record_audit("store.settings", area="merchant", merchant_id=merchant_id, obj=profile, changes=changes)
     return profile

@@ -9,6 +9,7 @@ from flask_wtf.csrf import CSRFError
 
 from mall.errors import DomainError
 from mall.i18n import _, get_locale
+from mall.web.headers import security_headers
 
 
 def init_hooks(app) -> None:
@@ -17,18 +18,8 @@ def init_hooks(app) -> None:
     compile_catalogs(os.path.join(os.path.dirname(app.root_path), "translations"))
 
     @app.after_request
-    def security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; "
-            "script-src 'self' 'unsafe-inline'; frame-ancestors 'self'",
-        )
-        if request.is_secure:
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        return response
+    def add_security_headers(response):
+        return security_headers(response, request.is_secure)
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):

@@ -240,3 +240,46 @@ def test_a_shopper_waiting_for_a_sku_sees_it_and_can_cancel(client, scarf, db, m
     assert f'action="/p/{row.id}/notify-me/cancel"' in waiting and "We will tell you" in waiting
     assert f'value="{skus[0]["id"]}"' in waiting
     assert re.search(r'<form id="restock-form"[^>]* hidden>', page)  # already registered for the selected SKU
+
+
+# --- shared fragments (store card, breadcrumb, related products) -------------------------------------
+
+
+def test_related_cards_are_shared_by_a_category_but_never_show_the_page_itself(client, scarf, make_merchant):
+    other_store = make_merchant("Other")
+    silk = h.product(other_store, scarf["leaf"], "Silk scarf", slug="silk-scarf", sales=3)
+    first = client.get(f"/p/{scarf['row'].id}-cashmere-scarf", headers=EN).get_data(as_text=True)
+    second = client.get(f"/p/{silk.id}-silk-scarf", headers=EN).get_data(as_text=True)  # from the cached cards
+    assert "Silk scarf" in first.split('class="related"')[1]
+    related = second.split('class="related"')[1]
+    assert "Cashmere scarf" in related and "Silk scarf" not in related
+    # A newly published product of the category retires the cached cards at once.
+    h.product(other_store, scarf["leaf"], "Wool scarf", sales=1)
+    again = client.get(f"/p/{scarf['row'].id}-cashmere-scarf", headers=EN).get_data(as_text=True)
+    assert "Wool scarf" in again.split('class="related"')[1]
+
+
+def test_the_store_card_follows_the_store_settings(client, db, make_user, make_merchant):
+    from mall.merchants.settings import update_store_profile
+
+    owner = make_user("cardowner")
+    merchant = make_merchant("Tea House", slug="tea-house", owner=owner)
+    row = h.product(merchant, h.category("Tea", "tea"), "Green tea", slug="green-tea")
+    before = client.get(f"/p/{row.id}-green-tea", headers=EN).get_data(as_text=True)
+    assert "021-12345678" not in before
+    with tenant(merchant.id):
+        update_store_profile(owner, {"service_phone": "021-12345678"})
+    after = client.get(f"/p/{row.id}-green-tea", headers=EN).get_data(as_text=True)
+    card = after.split('class="store-card card"')[1].split("</aside>")[0]
+    assert "021-12345678" in card
+
+
+def test_a_product_page_is_correct_with_the_fragment_cache_off(app, client, scarf, make_merchant):
+    app.config["MALL_FRAGMENT_CACHE_SECONDS"] = 0
+    try:
+        h.product(make_merchant("Other"), scarf["leaf"], "Silk scarf", sales=3)
+        page = client.get(f"/p/{scarf['row'].id}-cashmere-scarf", headers=EN).get_data(as_text=True)
+    finally:
+        app.config["MALL_FRAGMENT_CACHE_SECONDS"] = 300
+    assert "Silk scarf" in page.split('class="related"')[1]
+    assert "Wool House" in page.split('class="store-card card"')[1] and 'class="breadcrumb"' in page

@@ -117,6 +117,28 @@ def test_anonymous_pages_are_cached(client, catalog, path):
     assert client.get(path, headers={"Accept-Language": "zh-CN"}).headers["X-Cache"] == "miss"  # per language
 
 
+def test_cached_pages_are_served_in_front_of_flask_to_visitors_without_cookies(client, catalog, app, monkeypatch):
+    first = client.get("/", headers=EN)
+    assert first.headers["X-Cache"] == "miss"
+
+    def view_must_not_run():
+        raise AssertionError("the view ran")
+
+    monkeypatch.setitem(app.view_functions, "consumer.home", view_must_not_run)
+    hit = client.get("/", headers=EN)
+    assert hit.status_code == 200 and hit.headers["X-Cache"] == "hit" and hit.get_data() == first.get_data()
+    assert (
+        hit.headers["X-Frame-Options"] == "SAMEORIGIN"
+        and "default-src 'self'" in hit.headers["Content-Security-Policy"]
+    )
+    # Another language is another page; a session cookie (a flash, a CSRF token, a login) means Flask decides.
+    with pytest.raises(AssertionError, match="the view ran"):
+        client.get("/", headers={"Accept-Language": "zh-CN"})
+    client.set_cookie("session", "anything", domain="mall.test")
+    with pytest.raises(AssertionError, match="the view ran"):
+        client.get("/", headers=EN)
+
+
 def test_a_product_change_is_visible_at_once(client, catalog, db):
     product = catalog["products"][0]
     path = f"/p/{product.id}-scarf-0"
