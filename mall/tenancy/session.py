@@ -46,7 +46,12 @@ def _is_tenant_table(table: Any) -> bool:
     return getattr(table, "schema", None) == TENANT_SCHEMA
 
 
+PLATFORM_ONLY = "mall_platform_only"  # execution option: the caller vouches the statement reads no store table
+
+
 def statement_touches_tenant(state: ORMExecuteState) -> bool:
+    if state.execution_options.get(PLATFORM_ONLY):  # skips walking a large statement (search, facets)
+        return False
     for mapper in state.all_mappers:
         if _is_tenant_table(mapper.local_table):
             return True

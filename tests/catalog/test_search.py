@@ -192,6 +192,16 @@ def test_facet_counts_are_exact_and_leave_out_their_own_filter(catalog):
     assert both.total == 5
 
 
+def test_attribute_facets_wait_for_a_narrow_search(catalog, monkeypatch):
+    monkeypatch.setattr("mall.catalog.search.ATTRIBUTE_FACET_MAX_MATCHES", 3)
+    broad = search_products("围巾")
+    assert broad.total == 4 and broad.attributes == {}  # four matches over the limit, no category chosen
+    in_category = search_products("围巾", category_id=catalog.categories["apparel"].id)
+    assert facet_counts(in_category.attributes["材质"]) == {"羊绒": 2, "真丝": 1, "羊毛": 1}
+    few = search_products("围巾", brand_ids=[catalog.brands["lotus"].id])
+    assert few.total == 2 and few.attributes == {}  # the limit counts the matches before the facet filters
+
+
 def test_category_filter_covers_the_subtree_and_facets_the_next_level(catalog):
     apparel = search_products("", category_id=catalog.categories["apparel"].id)
     assert apparel.total == 7
