@@ -204,6 +204,30 @@ def catalog_reindex() -> None:
 
 
 @main.group()
+def ledger() -> None:
+    """The money ledger."""
+
+
+@ledger.command("check")
+@with_appcontext
+def ledger_check() -> None:
+    """Prove the ledger: every entry balances, every cached balance equals the sum of its lines."""
+    from mall.ledger.services import check_ledger
+
+    result = check_ledger()
+    click.echo(f"{result.entries} entries, {result.lines} lines, {result.accounts} accounts")
+    for entry_id, total, count in result.unbalanced:
+        click.echo(f"entry {entry_id} does not balance: sum {total} cents over {count} lines")
+    for code, cached, summed in result.wrong_balances:
+        click.echo(f"account {code}: cached balance {cached} cents, its lines sum to {summed}")
+    for entry_id in result.mixed_currency:
+        click.echo(f"entry {entry_id} moves accounts of another currency")
+    if not result.ok:
+        raise SystemExit(1)
+    click.echo("ledger OK: every entry balances and every balance equals the sum of its entries")
+
+
+@main.group()
 def tenant() -> None:
     """Merchant schemas: archive (export, optionally drop)."""
 

@@ -27,6 +27,7 @@ from mall.catalog.models import (
 from mall.decoration.models import DecorationDraft, DecorationVersion
 from mall.favorites.models import StoreFollow
 from mall.identity.models import OperatorRole, OperatorRoleAssignment, User
+from mall.ledger.models import JournalEntry, JournalLine, LedgerAccount
 from mall.mail.models import OutboxMessage
 from mall.merchants.models import (
     Merchant,
@@ -56,6 +57,9 @@ __all__ = [
     "DecorationVersion",
     "FavoriteFolder",
     "HomeBlock",
+    "JournalEntry",
+    "JournalLine",
+    "LedgerAccount",
     "Merchant",
     "MerchantApplication",
     "MerchantMembership",
