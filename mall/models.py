@@ -43,8 +43,10 @@ from mall.notifications.models import SiteMessage, SmsMessage
 from mall.onboarding.models import ApplicationEvent, MerchantApplication
 from mall.storage.models import StoredObject
 from mall.tenancy.models import TenantModel, TenantSchema
+from mall.trading.models import Address
 
 __all__ = [
+    "Address",
     "ApplicationEvent",
     "AuditEntry",
     "BannerSlide",

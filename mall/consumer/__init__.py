@@ -2,6 +2,7 @@
 
 # Route modules attach their views to the one blueprint.
 from mall.consumer import (  # noqa: F401
+    addresses,  # the address book
     apply,  # opening a store
     browse,  # home, category and brand pages, rankings, product page
     favorites,  # favourites and browsing history
