@@ -43,7 +43,7 @@ from mall.notifications.models import SiteMessage, SmsMessage
 from mall.onboarding.models import ApplicationEvent, MerchantApplication
 from mall.storage.models import StoredObject
 from mall.tenancy.models import TenantModel, TenantSchema
-from mall.trading.models import Address
+from mall.trading.models import Address, Cart, CartLine
 
 __all__ = [
     "Address",
@@ -52,6 +52,8 @@ __all__ = [
     "BannerSlide",
     "Brand",
     "BrowsingHistory",
+    "Cart",
+    "CartLine",
     "Category",
     "CategoryAttribute",
     "CategorySpec",

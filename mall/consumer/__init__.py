@@ -5,6 +5,7 @@ from mall.consumer import (  # noqa: F401
     addresses,  # the address book
     apply,  # opening a store
     browse,  # home, category and brand pages, rankings, product page
+    cart,  # the cart across stores
     favorites,  # favourites and browsing history
     restock,  # notify me when back in stock
     search,  # search: products, stores, suggestions

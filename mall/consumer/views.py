@@ -41,8 +41,8 @@ def register():
         except accounts.AccountError as error:
             attach_error(form, error)
         else:
+            login_user(user)  # a guest cart joins the new account (mall.consumer.cart)
             db.session.commit()
-            login_user(user)
             flash(_("Welcome, %(name)s! Your account is ready.", name=user.username), "success")
             return redirect(safe_next(request.args.get("next"), url_for("consumer.account")))
     return render_template("consumer/register.html", form=form), 400 if form.errors else 200

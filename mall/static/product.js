@@ -45,7 +45,9 @@
     var sku = exact(specs);
     var price = byId("sku-price"), market = byId("sku-market"), stock = byId("sku-stock");
     var count = byId("sku-count"), quantity = byId("quantity");
+    var addToCart = byId("add-to-cart");
     if (!sku) {
+      if (addToCart) addToCart.disabled = true;
       if (stock) { stock.textContent = text.unavailable || ""; stock.className = "out-of-stock"; }
       show(count, false);
       if (quantity) quantity.disabled = true;
@@ -58,6 +60,8 @@
       show(market, !!sku.market_price && sku.market_price_cents > sku.price_cents);
     }
     var inStock = sku.stock > 0;
+    if (byId("cart-sku")) byId("cart-sku").value = sku.id;
+    if (addToCart) addToCart.disabled = !inStock;
     if (stock) { stock.textContent = sku.label || (inStock ? "" : text.out || ""); stock.className = inStock ? "in-stock" : "out-of-stock"; }
     if (count) {
       count.textContent = "(" + (text.available || "{num}").replace("{num}", sku.stock) + ")";
