@@ -49,6 +49,7 @@ def load_config(overrides: dict | None = None) -> dict:
         "PLATFORM_COMMISSION_BP": env_int("PLATFORM_COMMISSION_BP", 500),
         "MALL_PAGE_CACHE_SECONDS": env_int("MALL_PAGE_CACHE_SECONDS", 300),
         "MALL_FRAGMENT_CACHE_SECONDS": env_int("MALL_FRAGMENT_CACHE_SECONDS", 300),
+        "MALL_PAY_WITHIN_MINUTES": env_int("MALL_PAY_WITHIN_MINUTES", 30),
         "MALL_EMBEDDED_WORKER": env_flag("MALL_EMBEDDED_WORKER", True),
         "MALL_DB_POOL_SIZE": env_int("MALL_DB_POOL_SIZE", 10),
         "MALL_UPGRADE_PROCESSES": env_int("MALL_UPGRADE_PROCESSES", os.cpu_count() or 2),

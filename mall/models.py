@@ -43,7 +43,7 @@ from mall.notifications.models import SiteMessage, SmsMessage
 from mall.onboarding.models import ApplicationEvent, MerchantApplication
 from mall.storage.models import StoredObject
 from mall.tenancy.models import TenantModel, TenantSchema
-from mall.trading.models import Address, Cart, CartLine
+from mall.trading.models import Address, Cart, CartLine, Checkout, Order, OrderLine
 
 __all__ = [
     "Address",
@@ -57,6 +57,7 @@ __all__ = [
     "Category",
     "CategoryAttribute",
     "CategorySpec",
+    "Checkout",
     "DecorationDraft",
     "DecorationVersion",
     "FavoriteFolder",
@@ -70,6 +71,8 @@ __all__ = [
     "MerchantNote",
     "OperatorRole",
     "OperatorRoleAssignment",
+    "Order",
+    "OrderLine",
     "OutboxMessage",
     "Product",
     "ProductFavorite",

@@ -6,7 +6,9 @@ from mall.consumer import (  # noqa: F401
     apply,  # opening a store
     browse,  # home, category and brand pages, rankings, product page
     cart,  # the cart across stores
+    checkout,  # checkout: one payment, one order per store
     favorites,  # favourites and browsing history
+    orders,  # my orders
     restock,  # notify me when back in stock
     search,  # search: products, stores, suggestions
     seo,  # robots.txt and sitemaps

@@ -23,6 +23,7 @@ def periodic_jobs() -> list[tuple[str, dict]]:
     return [
         ("mall.mail.jobs.retry_unsent_mail", {"interval": 300}),
         ("mall.catalog.shelf.apply_shelf_schedules", {"interval": 60}),
+        ("mall.trading.orders.close_unpaid_orders", {"interval": 60}),
     ]
 
 

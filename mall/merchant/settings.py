@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, StringField, TelField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from mall.catalog.money import format_cents
 from mall.errors import DomainError
 from mall.extensions import db
 from mall.i18n import L_, _
@@ -43,6 +44,24 @@ class ProfileForm(FlaskForm):
     notice = TextAreaField(L_("Store notice"), render_kw={"rows": 3, "maxlength": settings.MAX_LENGTH["notice"]})
 
 
+class ShippingForm(FlaskForm):
+    shipping_fee = StringField(L_("Express fee per order (yuan)"), render_kw={"inputmode": "decimal"})
+    free_shipping_over = StringField(
+        L_("Free shipping from an order value of (yuan)"), render_kw={"inputmode": "decimal"}
+    )
+
+
+def _shipping_form(formdata=None) -> ShippingForm:
+    rule = settings.shipping_rule()
+    return ShippingForm(
+        formdata=formdata,
+        data={
+            "shipping_fee": format_cents(rule.fee_cents),
+            "free_shipping_over": format_cents(rule.free_over_cents) if rule.free_over_cents is not None else "",
+        },
+    )
+
+
 class NameChangeForm(FlaskForm):
     name = StringField(L_("New store name"), validators=[DataRequired(), Length(max=store_changes.NAME_MAX)])
 
@@ -58,15 +77,19 @@ def _upload(file) -> settings.Upload | None:
     return settings.Upload(file.read(), file.filename or "") if file else None
 
 
-def _settings_page(profile_form: ProfileForm | None = None, **change_forms: FlaskForm):
+def _settings_page(
+    profile_form: ProfileForm | None = None, shipping_form: ShippingForm | None = None, **change_forms: FlaskForm
+):
     profile = settings.get_store_profile()
     if profile_form is None:
         profile_form = ProfileForm(formdata=None, data=settings.profile_values(profile))
     forms = {field: change_forms.get(field) or form_class(formdata=None) for field, form_class in CHANGE_FORMS.items()}
-    failed = bool(profile_form.errors or any(f.errors for f in forms.values()))
+    shipping_form = shipping_form or _shipping_form()
+    failed = bool(profile_form.errors or shipping_form.errors or any(f.errors for f in forms.values()))
     return render_template(
         "merchant/settings.html",
         form=profile_form,
+        shipping_form=shipping_form,
         name_form=forms["name"],
         slug_form=forms["slug"],
         images=settings.profile_images(profile),
@@ -99,6 +122,24 @@ def store_settings():
             flash(_("Store settings saved."), "success")
             return redirect(url_for("merchant.store_settings"))
     return _settings_page(form)
+
+
+@blueprint.post("/settings/shipping")
+@require("store.manage")
+def shipping_settings():
+    form = _shipping_form(formdata=request.form)
+    if form.validate_on_submit():
+        try:
+            settings.update_shipping_rule(current_user, form.shipping_fee.data, form.free_shipping_over.data)
+        except settings.StoreSettingsInvalid as invalid:
+            db.session.rollback()
+            for name, message in invalid.errors.items():
+                attach_error(form, DomainError(message, field=name))
+        else:
+            db.session.commit()
+            flash(_("Shipping fee saved."), "success")
+            return redirect(url_for("merchant.store_settings"))
+    return _settings_page(shipping_form=form)
 
 
 @blueprint.post("/settings/changes/<field>")

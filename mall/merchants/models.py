@@ -188,6 +188,9 @@ class StoreProfile(TenantModel):
     offers_express: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     offers_pickup: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     pickup_address: Mapped[str | None] = mapped_column(String(200))
+    # Express shipping fee rule: a flat fee per order, free from an order value on (None: never free).
+    shipping_fee_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    free_shipping_over_cents: Mapped[int | None] = mapped_column(BigInteger)
     return_contact: Mapped[str | None] = mapped_column(String(60))
     return_phone: Mapped[str | None] = mapped_column(String(30))
     return_address: Mapped[str | None] = mapped_column(String(200))

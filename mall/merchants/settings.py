@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -18,6 +19,7 @@ from sqlalchemy import func, select
 
 from mall.audit.services import diff, record_audit
 from mall.catalog.cache import invalidate_catalog_pages
+from mall.catalog.money import parse_yuan
 from mall.errors import DomainError
 from mall.extensions import db
 from mall.i18n import _
@@ -270,3 +272,68 @@ def update_store_profile(
         invalidate_catalog_pages(merchant_id)  # product pages show the store card (logo, phone)
         record_audit("store.settings", area="merchant", merchant_id=merchant_id, obj=profile, changes=changes)
     return profile
+
+
+# ---------------------------------------------------------------------------------------------
+# Express shipping fee rule
+# ---------------------------------------------------------------------------------------------
+
+MAX_SHIPPING_FEE_CENTS = 100_000  # ¥1,000
+
+
+@dataclass(frozen=True)
+class ShippingRule:
+    fee_cents: int = 0
+    free_over_cents: int | None = None  # orders of at least this many goods cents ship free
+
+    def fee_for(self, goods_cents: int) -> int:
+        """The express fee of a store order worth ``goods_cents``."""
+        if self.free_over_cents is not None and goods_cents >= self.free_over_cents:
+            return 0
+        return self.fee_cents
+
+
+def shipping_rule() -> ShippingRule:
+    """The bound store's express fee rule (free shipping until the store sets one)."""
+    profile = get_store_profile()
+    if profile is None:
+        return ShippingRule()
+    return ShippingRule(profile.shipping_fee_cents or 0, profile.free_shipping_over_cents)
+
+
+def update_shipping_rule(actor: User, fee: str | None, free_over: str | None) -> ShippingRule:
+    """Set the bound store's express fee (yuan text) and the order value from which shipping is free
+    (empty: never free). Audited; ``StoreSettingsInvalid`` names wrong fields, nothing written."""
+    merchant_id = require_merchant_id()
+    require_staff_permission(actor, "store.manage")
+    errors: dict[str, str] = {}
+    fee_cents, free_cents = 0, None
+    try:
+        fee_cents = parse_yuan(fee if (fee or "").strip() else "0", field="shipping_fee")
+        if fee_cents > MAX_SHIPPING_FEE_CENTS:
+            errors["shipping_fee"] = _("At most ¥%(n)s.", n="1,000.00")
+    except DomainError as error:
+        errors["shipping_fee"] = error.message
+    if (free_over or "").strip():
+        try:
+            free_cents = parse_yuan(free_over, field="free_shipping_over")
+        except DomainError as error:
+            errors["free_shipping_over"] = error.message
+    if errors:
+        raise StoreSettingsInvalid(errors)
+    db.session.execute(select(Merchant.id).where(Merchant.id == merchant_id).with_for_update(key_share=True))
+    profile = get_store_profile()
+    if profile is None:
+        profile = StoreProfile()
+        db.session.add(profile)
+    before = {
+        "shipping_fee_cents": profile.shipping_fee_cents or 0,
+        "free_shipping_over_cents": profile.free_shipping_over_cents,
+    }
+    after = {"shipping_fee_cents": fee_cents, "free_shipping_over_cents": free_cents}
+    changes = diff(before, after)
+    profile.shipping_fee_cents, profile.free_shipping_over_cents = fee_cents, free_cents
+    db.session.flush()
+    if changes:
+        record_audit("store.shipping", area="merchant", merchant_id=merchant_id, obj=profile, changes=changes)
+    return ShippingRule(fee_cents, free_cents)

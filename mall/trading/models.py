@@ -17,9 +17,12 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mall.extensions import db
+from mall.merchants.models import Merchant
+from mall.tenancy.models import TenantModel
 
 
 class Address(db.Model):
@@ -89,3 +92,118 @@ class CartLine(db.Model):
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     cart: Mapped[Cart] = relationship(back_populates="lines")
+
+
+ORDER_STATUSES = (
+    "awaiting_payment",
+    "paid",  # awaiting shipment
+    "partially_shipped",
+    "shipped",
+    "received",
+    "completed",
+    "cancelled",
+    "closed",  # not paid in time
+)
+CHECKOUT_STATUSES = ("awaiting_payment", "paid", "closed")
+
+
+class Checkout(db.Model):
+    """One checkout: what the shopper pays once for the orders of several stores.
+
+    ``idempotency_key`` comes from the checkout page: submitting it again (a double click, a retried
+    request) finds this checkout instead of placing the orders twice.
+    """
+
+    __tablename__ = "checkouts"
+    __table_args__ = (
+        UniqueConstraint("user_id", "idempotency_key"),
+        CheckConstraint(f"status IN {CHECKOUT_STATUSES}", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default="awaiting_payment", server_default="awaiting_payment")
+    total_cents: Mapped[int] = mapped_column(BigInteger)
+    pay_by: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    orders: Mapped[list[Order]] = relationship(back_populates="checkout", order_by="Order.id")
+
+
+class Order(db.Model):
+    """The order index: one row per store per checkout, for buyers', merchants' and operators' lists.
+    The lines (what was bought, at what price) live in the store's schema (``OrderLine``)."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint(f"status IN {ORDER_STATUSES}", name="status"),
+        CheckConstraint("delivery IN ('express', 'pickup')", name="delivery"),
+        CheckConstraint("total_cents = goods_cents + shipping_cents - discount_cents", name="total"),
+        Index("ix_orders_user_created", "user_id", "created_at"),
+        Index("ix_orders_merchant_status_created", "merchant_id", "status", "created_at"),
+        Index("ix_orders_status_created", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    checkout_id: Mapped[int] = mapped_column(ForeignKey("checkouts.id", ondelete="RESTRICT"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id", ondelete="RESTRICT"))
+    status: Mapped[str] = mapped_column(String(20), default="awaiting_payment", server_default="awaiting_payment")
+    delivery: Mapped[str] = mapped_column(String(10))
+    goods_cents: Mapped[int] = mapped_column(BigInteger)
+    shipping_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    discount_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    total_cents: Mapped[int] = mapped_column(BigInteger)
+    item_count: Mapped[int] = mapped_column(Integer)
+    summary: Mapped[str] = mapped_column(String(200))  # "Green tea and 2 more", for lists
+    buyer_note: Mapped[str | None] = mapped_column(String(200))
+    address: Mapped[dict | None] = mapped_column(JSONB)  # snapshot for express delivery
+    pickup_address: Mapped[str | None] = mapped_column(String(200))  # snapshot for store pick-up
+    pickup_code: Mapped[str | None] = mapped_column(String(8))  # given once paid
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    shipped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # cancelled or closed
+    close_reason: Mapped[str | None] = mapped_column(String(300))
+
+    checkout: Mapped[Checkout] = relationship(back_populates="orders")
+    merchant: Mapped[Merchant] = relationship(lazy="joined")
+
+    @property
+    def number(self) -> str:
+        """What buyers and merchants quote: the day it was placed and the id (``20261130000123``)."""
+        return f"{self.created_at:%Y%m%d}{self.id:06d}"
+
+
+def order_id_from_number(number: str) -> int | None:
+    number = (number or "").strip()
+    return int(number[8:]) if len(number) > 8 and number.isdigit() else None
+
+
+class OrderLine(TenantModel):
+    """What one line of an order bought, frozen when the order was placed (in the store's schema)."""
+
+    __tablename__ = "order_lines"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("total_cents = unit_price_cents * quantity", name="total"),
+    )
+
+    order_id: Mapped[int] = mapped_column(BigInteger, index=True)  # public.orders (no cross-schema key)
+    product_id: Mapped[int] = mapped_column(BigInteger)
+    sku_id: Mapped[int] = mapped_column(BigInteger)
+    title: Mapped[str] = mapped_column(String(120))
+    specs: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    image_key: Mapped[str | None] = mapped_column(String(300))
+    category_id: Mapped[int] = mapped_column(BigInteger)
+    unit_price_cents: Mapped[int] = mapped_column(BigInteger)
+    quantity: Mapped[int] = mapped_column(Integer)
+    total_cents: Mapped[int] = mapped_column(BigInteger)
+    commission_bp: Mapped[int | None] = mapped_column(Integer)  # frozen when paid
+    commission_cents: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

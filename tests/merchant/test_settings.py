@@ -339,3 +339,50 @@ def test_another_stores_staff_can_neither_see_nor_alter(app, db, store, make_sto
     assert profile_rows(store.merchant.id)[0].notice == "Only for Tea House"
     assert profile_rows(other.merchant.id)[0].notice == "Books"
     assert {e.actor_id for e in settings_audits(db, store.merchant.id)} == {None}  # only the service call above
+
+
+# --- the express shipping fee rule ------------------------------------------------------------------
+
+
+def test_the_shipping_rule_prices_an_order_and_is_audited(db, store):
+    with tenant(store.merchant.id):
+        assert settings.shipping_rule().fee_for(1) == 0  # free until the store sets a fee
+        rule = settings.update_shipping_rule(store.owner, "12", "99.00")
+        assert (rule.fee_cents, rule.free_over_cents) == (1200, 9900)
+        assert settings.shipping_rule().fee_for(9899) == 1200 and settings.shipping_rule().fee_for(9900) == 0
+        settings.update_shipping_rule(store.owner, "8.5", "")
+        assert settings.shipping_rule() == settings.ShippingRule(850, None)
+    audits = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.merchant_id == store.merchant.id, AuditEntry.action == "store.shipping")
+    ).all()
+    assert len(audits) == 2
+
+
+@pytest.mark.parametrize(
+    "fee, free_over, field",
+    [
+        ("abc", "", "shipping_fee"),
+        ("-1", "", "shipping_fee"),
+        ("1000.01", "", "shipping_fee"),
+        ("5", "x", "free_shipping_over"),
+    ],
+)
+def test_a_wrong_shipping_rule_is_refused_and_nothing_changes(app, db, store, fee, free_over, field):
+    with app.test_request_context(headers=EN), tenant(store.merchant.id):
+        with pytest.raises(settings.StoreSettingsInvalid) as invalid:
+            settings.update_shipping_rule(store.owner, fee, free_over)
+        assert list(invalid.value.errors) == [field]
+        assert settings.shipping_rule() == settings.ShippingRule()
+
+
+def test_the_shipping_form_on_the_settings_page(app, db, store):
+    client = area_client(app, store.owner, "merchant")
+    token = csrf_token(client, "/merchant/settings")
+    bad = client.post("/merchant/settings/shipping", data={"shipping_fee": "ten", "csrf_token": token}, headers=EN)
+    assert bad.status_code == 400 and "Enter an amount in yuan" in bad.get_data(as_text=True)
+    good = client.post(
+        "/merchant/settings/shipping", data={"shipping_fee": "10", "free_shipping_over": "199", "csrf_token": token}
+    )
+    assert good.status_code == 302
+    page = client.get("/merchant/settings").get_data(as_text=True)
+    assert 'value="10.00"' in page and 'value="199.00"' in page

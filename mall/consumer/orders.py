@@ -1,0 +1,67 @@
+"""My orders (C-12): the list by status tab, an order's detail, a placed checkout, cancelling an
+order before payment. Rules in ``mall.trading.orders``."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from mall.consumer.views import blueprint
+from mall.errors import DomainError
+from mall.extensions import db
+from mall.i18n import _
+from mall.trading import orders as order_service
+
+
+def _page_number() -> int:
+    value = request.args.get("page", "1")
+    return int(value) if value.isdigit() and 0 < int(value) < 10_000 else 1
+
+
+@blueprint.get("/orders")
+@login_required
+def my_orders():
+    tab = request.args.get("tab", "all")
+    if tab not in order_service.BUYER_TABS:
+        tab = "all"
+    return render_template(
+        "consumer/orders.html",
+        tab=tab,
+        tabs=order_service.TAB_LABELS,
+        counts=order_service.buyer_tab_counts(current_user.id),
+        page=order_service.buyer_orders(current_user.id, tab, _page_number()),
+        status_label=order_service.status_label,
+    )
+
+
+@blueprint.get("/orders/<int:order_id>")
+@login_required
+def my_order(order_id: int):
+    order = order_service.get_buyer_order(current_user.id, order_id)
+    return render_template(
+        "consumer/order.html",
+        order=order,
+        lines=order_service.order_lines(order),
+        status_label=order_service.status_label,
+    )
+
+
+@blueprint.get("/checkouts/<int:checkout_id>")
+@login_required
+def checkout_placed(checkout_id: int):
+    checkout = order_service.get_buyer_checkout(current_user.id, checkout_id)
+    return render_template("consumer/checkout_placed.html", checkout=checkout, status_label=order_service.status_label)
+
+
+@blueprint.post("/orders/<int:order_id>/cancel")
+@login_required
+def cancel_order(order_id: int):
+    try:
+        order = order_service.cancel_unpaid_order(current_user.id, order_id, request.form.get("reason"))
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("consumer.my_order", order_id=order_id))
+    db.session.commit()
+    flash(_("Order %(number)s cancelled. Its items are back in your cart.", number=order.number), "info")
+    return redirect(url_for("consumer.my_order", order_id=order_id))
