@@ -134,7 +134,7 @@ def test_the_check_finds_a_cached_balance_that_drifted(app, db, make_merchant):
 
 
 def test_concurrent_posts_to_the_same_accounts_lose_nothing(app, committed_db, make_merchant):
-    store = make_merchant()
+    store_id = make_merchant().id  # read here: the threads must not touch this session's objects
     committed_db.session.commit()
     errors: list[BaseException] = []
 
@@ -142,7 +142,7 @@ def test_concurrent_posts_to_the_same_accounts_lose_nothing(app, committed_db, m
         try:
             with app.app_context():
                 for i in range(20):
-                    _capture(store.id, 1000 + n, 50, key=f"event-{n}-{i}")
+                    _capture(store_id, 1000 + n, 50, key=f"event-{n}-{i}")
                     committed_db.session.commit()
         except BaseException as exc:  # reported below
             errors.append(exc)
