@@ -95,7 +95,9 @@ def test_product_page_shows_live_content_and_sku_data(client, scarf):
     assert "/static/product.js" in page
     crumbs = page.split('class="breadcrumb"')[1].split("</nav>")[0]
     assert 'href="/c/apparel"' in crumbs and 'href="/c/scarves"' in crumbs
-    assert "Add to cart" not in page  # no cart before trading exists
+    # The picker posts the selected SKU to the cart (the first SKU in stock is preselected).
+    assert 'action="/cart/add"' in page and f'name="product_id" value="{row.id}"' in page
+    assert re.search(r'name="sku_id" id="cart-sku" value="\d+"', page) and 'id="add-to-cart">Add to cart<' in page
 
 
 def test_the_store_logo_and_best_sellers_are_in_the_store_card(client, scarf, db):
