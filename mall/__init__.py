@@ -97,12 +97,14 @@ def _init_themes(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from mall.consumer import blueprint as consumer
     from mall.merchant import blueprint as merchant
+    from mall.payments.sandbox_views import blueprint as sandbox_gateway
     from mall.platform import init_platform
     from mall.web import blueprint as web
 
     app.register_blueprint(web)
     app.register_blueprint(consumer)
     app.register_blueprint(merchant, url_prefix="/merchant")
+    app.register_blueprint(sandbox_gateway)
     init_platform(app)
 
 

@@ -41,6 +41,7 @@ from mall.merchants.models import (
 )
 from mall.notifications.models import SiteMessage, SmsMessage
 from mall.onboarding.models import ApplicationEvent, MerchantApplication
+from mall.payments.models import Payment, PaymentEvent, Refund, SandboxTransaction
 from mall.storage.models import StoredObject
 from mall.tenancy.models import TenantModel, TenantSchema
 from mall.trading.models import Address, Cart, CartLine, Checkout, Order, OrderLine
@@ -74,12 +75,16 @@ __all__ = [
     "Order",
     "OrderLine",
     "OutboxMessage",
+    "Payment",
+    "PaymentEvent",
     "Product",
     "ProductFavorite",
     "ProductImage",
     "ProductRevision",
     "PublicProduct",
+    "Refund",
     "RestockRequest",
+    "SandboxTransaction",
     "SearchTerm",
     "SiteMessage",
     "Sku",

@@ -34,9 +34,9 @@ from mall.catalog.restock import on_restocked
 from mall.errors import DomainError, NotFound
 from mall.extensions import db
 from mall.i18n import L_, _
-from mall.identity.access import staff_permissions
 from mall.jobs import enqueue, tenant_job
-from mall.merchants.models import Merchant, MerchantMembership, StaffMember
+from mall.merchants.models import Merchant
+from mall.merchants.services import staff_with_permission
 from mall.notifications.services import notify
 from mall.tenancy import current_schema, require_merchant_id
 from mall.web.urls import external_url
@@ -360,17 +360,7 @@ class _Lines:
 
 def product_managers() -> list[int]:
     """User ids of the bound store's active staff whose role grants ``products.manage``."""
-
-    merchant_id = require_merchant_id()
-    members = set(
-        db.session.scalars(
-            select(MerchantMembership.user_id).where(
-                MerchantMembership.merchant_id == merchant_id, MerchantMembership.is_active.is_(True)
-            )
-        )
-    )
-    staff = db.session.scalars(select(StaffMember).where(StaffMember.is_active.is_(True)).order_by(StaffMember.id))
-    return [s.user_id for s in staff if s.user_id in members and "products.manage" in staff_permissions(s)]
+    return staff_with_permission("products.manage")
 
 
 def inventory_link(**values) -> str | None:

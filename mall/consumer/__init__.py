@@ -9,6 +9,7 @@ from mall.consumer import (  # noqa: F401
     checkout,  # checkout: one payment, one order per store
     favorites,  # favourites and browsing history
     orders,  # my orders
+    pay,  # paying a checkout, provider notifications
     restock,  # notify me when back in stock
     search,  # search: products, stores, suggestions
     seo,  # robots.txt and sitemaps

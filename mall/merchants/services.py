@@ -280,3 +280,17 @@ def list_staff_roles() -> list[StaffRole]:
 
 def get_merchant_by_slug(slug: str) -> Merchant | None:
     return db.session.scalar(select(Merchant).where(Merchant.slug == slug))
+
+
+def staff_with_permission(permission: str) -> list[int]:
+    """User ids of the bound store's active staff (active membership too) whose role grants ``permission``."""
+    merchant_id = require_merchant_id()
+    members = set(
+        db.session.scalars(
+            select(MerchantMembership.user_id).where(
+                MerchantMembership.merchant_id == merchant_id, MerchantMembership.is_active.is_(True)
+            )
+        )
+    )
+    staff = db.session.scalars(select(StaffMember).where(StaffMember.is_active.is_(True)).order_by(StaffMember.id))
+    return [s.user_id for s in staff if s.user_id in members and permission in staff_permissions(s)]

@@ -1,0 +1,54 @@
+"""Paying a checkout (C-11): choose a way to pay, go to the provider's page, come back to the
+outcome; and the endpoint where providers notify the mall (signed, verified, applied once)."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from mall.consumer.views import blueprint
+from mall.errors import DomainError
+from mall.extensions import csrf, db
+from mall.payments import services as payments
+from mall.payments.models import Payment
+from mall.payments.providers import BadSignature
+from mall.trading import orders as order_service
+
+
+@blueprint.post("/checkouts/<int:checkout_id>/pay")
+@login_required
+def pay_checkout(checkout_id: int):
+    try:
+        _payment, url = payments.start_payment(current_user.id, checkout_id, request.form.get("provider", "sandbox"))
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("consumer.checkout_placed", checkout_id=checkout_id))
+    db.session.commit()
+    return redirect(url)
+
+
+@blueprint.get("/payments/<int:payment_id>")
+@login_required
+def payment_return(payment_id: int):
+    """Where the provider sends the buyer back: the outcome, or "waiting for confirmation"."""
+    payment = db.session.scalar(select(Payment).where(Payment.id == payment_id, Payment.user_id == current_user.id))
+    if payment is None:
+        abort(404)
+    checkout = order_service.get_buyer_checkout(current_user.id, payment.checkout_id)
+    return render_template(
+        "consumer/payment.html", payment=payment, checkout=checkout, status_label=order_service.status_label
+    )
+
+
+@blueprint.post("/payments/notify/<provider>")
+@csrf.exempt
+def payment_notification(provider: str):
+    try:
+        outcome = payments.handle_notification(provider, request.get_data(), request.headers)
+    except BadSignature:
+        db.session.commit()  # keep the rejected notification
+        return "rejected", 400
+    db.session.commit()
+    return outcome, 200
