@@ -44,7 +44,17 @@ from mall.onboarding.models import ApplicationEvent, MerchantApplication
 from mall.payments.models import Payment, PaymentEvent, Refund, SandboxTransaction
 from mall.storage.models import StoredObject
 from mall.tenancy.models import TenantModel, TenantSchema
-from mall.trading.models import Address, Cart, CartLine, Checkout, Order, OrderLine
+from mall.trading.models import (
+    Address,
+    Cart,
+    CartLine,
+    Checkout,
+    Order,
+    OrderLine,
+    Shipment,
+    ShipmentLine,
+    TrackingEvent,
+)
 
 __all__ = [
     "Address",
@@ -86,6 +96,8 @@ __all__ = [
     "RestockRequest",
     "SandboxTransaction",
     "SearchTerm",
+    "Shipment",
+    "ShipmentLine",
     "SiteMessage",
     "Sku",
     "SmsMessage",
@@ -103,5 +115,6 @@ __all__ = [
     "Tag",
     "TenantModel",
     "TenantSchema",
+    "TrackingEvent",
     "User",
 ]

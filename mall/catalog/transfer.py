@@ -46,6 +46,7 @@ from mall.catalog.inventory import after_stock_change, check_low_stock
 from mall.catalog.models import Product, Sku
 from mall.catalog.money import format_yuan
 from mall.catalog.publishing import sync_stock
+from mall.exports import FORMULA_STARTS, csv_bytes, escape_cell, xlsx_bytes
 from mall.extensions import db
 from mall.i18n import _
 from mall.tenancy import require_merchant_id
@@ -53,18 +54,10 @@ from mall.tenancy import require_merchant_id
 MAX_BYTES = 5 * 1024 * 1024
 MAX_COLUMNS = 40
 MAX_EXPANDED_BYTES = 100 * 1024 * 1024  # an XLSX is a zip: its unpacked size is limited too
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 # ---------------------------------------------------------------------------------------------
 # Export
 # ---------------------------------------------------------------------------------------------
-
-
-def escape_cell(value: object) -> object:
-    """Text a spreadsheet would run as a formula gets a leading quote (numbers are left alone)."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def _unescape(text: str) -> str:
@@ -110,32 +103,18 @@ def _text_row(row: dict) -> list[str]:
 
 def export_csv() -> bytes:
     """The store's SKUs as CSV, UTF-8 with BOM."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    for row in export_rows():
-        writer.writerow(_text_row(row))
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    return csv_bytes(COLUMNS, (_text_row(row) for row in export_rows()))
 
 
 def export_xlsx() -> bytes:
     """The store's SKUs as an XLSX workbook (prices as numbers with two decimals)."""
-    from openpyxl import Workbook
 
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("skus")
-    sheet.append(list(COLUMNS))
-    for row in export_rows():
-        values = []
-        for column in COLUMNS:
-            value = row[column]
-            if column in ("market_price", "price") and value is not None:
-                value = Decimal(value) / 100
-            values.append(escape_cell(value))
-        sheet.append(values)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    def values(row: dict) -> list:
+        return [
+            Decimal(row[c]) / 100 if c in ("market_price", "price") and row[c] is not None else row[c] for c in COLUMNS
+        ]
+
+    return xlsx_bytes("skus", COLUMNS, (values(row) for row in export_rows()))
 
 
 def error_report_csv(errors: list[RowError]) -> bytes:

@@ -10,6 +10,7 @@ from mall.consumer.views import blueprint
 from mall.errors import DomainError
 from mall.extensions import db
 from mall.i18n import _
+from mall.trading import fulfilment
 from mall.trading import orders as order_service
 
 
@@ -42,8 +43,23 @@ def my_order(order_id: int):
         "consumer/order.html",
         order=order,
         lines=order_service.order_lines(order),
+        shipments=fulfilment.shipments_of(order),
         status_label=order_service.status_label,
     )
+
+
+@blueprint.post("/orders/<int:order_id>/confirm")
+@login_required
+def confirm_receipt(order_id: int):
+    try:
+        order = fulfilment.confirm_receipt(current_user.id, order_id)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("consumer.my_order", order_id=order_id))
+    db.session.commit()
+    flash(_("Thank you for confirming that order %(number)s arrived.", number=order.number), "success")
+    return redirect(url_for("consumer.my_order", order_id=order_id))
 
 
 @blueprint.get("/checkouts/<int:checkout_id>")

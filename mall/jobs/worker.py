@@ -24,6 +24,8 @@ def periodic_jobs() -> list[tuple[str, dict]]:
         ("mall.mail.jobs.retry_unsent_mail", {"interval": 300}),
         ("mall.catalog.shelf.apply_shelf_schedules", {"interval": 60}),
         ("mall.trading.orders.close_unpaid_orders", {"interval": 60}),
+        ("mall.trading.fulfilment.confirm_overdue_receipts", {"interval": 3600}),
+        ("mall.trading.fulfilment.complete_due_orders", {"interval": 3600}),
     ]
 
 

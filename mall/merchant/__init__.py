@@ -5,6 +5,7 @@ from mall.merchant import (  # noqa: F401
     decoration,  # shop decoration
     inventory,  # stock, stocktaking, restock requests, import/export
     invitations,  # staff invitations
+    orders,  # orders and fulfilment
     products,  # product list and editor, shelf, store categories
     settings,  # store settings
 )

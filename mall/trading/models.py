@@ -206,4 +206,48 @@ class OrderLine(TenantModel):
     total_cents: Mapped[int] = mapped_column(BigInteger)
     commission_bp: Mapped[int | None] = mapped_column(Integer)  # frozen when paid
     commission_cents: Mapped[int | None] = mapped_column(BigInteger)
+    shipped_quantity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    @property
+    def to_ship(self) -> int:
+        return self.quantity - self.shipped_quantity
+
+
+class Shipment(TenantModel):
+    """One parcel of an order: carrier and tracking number, which lines and how many."""
+
+    __tablename__ = "shipments"
+
+    order_id: Mapped[int] = mapped_column(BigInteger, index=True)  # public.orders
+    carrier: Mapped[str] = mapped_column(String(40))
+    tracking_number: Mapped[str] = mapped_column(String(40))
+    shipped_by_id: Mapped[int | None] = mapped_column(BigInteger)
+    shipped_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    lines: Mapped[list[ShipmentLine]] = relationship(order_by="ShipmentLine.id", cascade="all, delete-orphan")
+    events: Mapped[list[TrackingEvent]] = relationship(
+        order_by="TrackingEvent.occurred_at", cascade="all, delete-orphan"
+    )
+
+
+class ShipmentLine(TenantModel):
+    __tablename__ = "shipment_lines"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id", ondelete="CASCADE"), index=True)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id", ondelete="RESTRICT"))
+    quantity: Mapped[int] = mapped_column(Integer)
+
+
+class TrackingEvent(TenantModel):
+    """A step of a parcel's journey: entered by the store, or reported by the carrier's webhook."""
+
+    __tablename__ = "tracking_events"
+
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id", ondelete="CASCADE"), index=True)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    description: Mapped[str] = mapped_column(String(300))
+    location: Mapped[str | None] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(10), default="store", server_default="store")  # store | carrier
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -30,9 +30,9 @@ from mall.trading.models import Checkout, Order, OrderLine
 
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "awaiting_payment": ("paid", "cancelled", "closed"),
-    "paid": ("partially_shipped", "shipped"),
+    "paid": ("partially_shipped", "shipped", "received"),  # received: a pick-up handed over
     "partially_shipped": ("shipped",),
-    "shipped": ("received",),
+    "shipped": ("received",),  # confirmed by the buyer, or automatically
     "received": ("completed",),
     "completed": (),
     "cancelled": (),
