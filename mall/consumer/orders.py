@@ -10,7 +10,7 @@ from mall.consumer.views import blueprint
 from mall.errors import DomainError
 from mall.extensions import db
 from mall.i18n import _
-from mall.trading import fulfilment
+from mall.trading import cancellation, fulfilment
 from mall.trading import orders as order_service
 
 
@@ -59,6 +59,20 @@ def confirm_receipt(order_id: int):
         return redirect(url_for("consumer.my_order", order_id=order_id))
     db.session.commit()
     flash(_("Thank you for confirming that order %(number)s arrived.", number=order.number), "success")
+    return redirect(url_for("consumer.my_order", order_id=order_id))
+
+
+@blueprint.post("/orders/<int:order_id>/request-cancel")
+@login_required
+def request_cancel(order_id: int):
+    try:
+        cancellation.request_cancellation(current_user.id, order_id, request.form.get("reason"))
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash(_("Your request was sent to the store."), "success")
     return redirect(url_for("consumer.my_order", order_id=order_id))
 
 

@@ -14,7 +14,7 @@ from mall.extensions import db
 from mall.i18n import _
 from mall.merchant.access import require
 from mall.merchant.views import blueprint
-from mall.trading import fulfilment
+from mall.trading import cancellation, fulfilment
 from mall.trading.orders import order_lines, status_label
 
 
@@ -99,6 +99,17 @@ def hand_over(order_id: int):
     except DomainError as error:
         return _failed(order_id, error)
     return _done(order_id, _("Handed over to the buyer."))
+
+
+@blueprint.post("/orders/<int:order_id>/cancellation")
+@require("orders.manage")
+def answer_cancellation(order_id: int):
+    accept = request.form.get("answer") == "accept"
+    try:
+        cancellation.answer_cancellation(current_user, order_id, accept, request.form.get("reason"))
+    except DomainError as error:
+        return _failed(order_id, error)
+    return _done(order_id, _("Order cancelled and refunded.") if accept else _("Cancellation declined."))
 
 
 @blueprint.post("/orders/<int:order_id>/shipments/<int:shipment_id>/events")

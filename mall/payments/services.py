@@ -257,3 +257,43 @@ def _link(endpoint: str, **values) -> str | None:
         return external_url(endpoint, **values)
     except RuntimeError:
         return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Refunding a paid order
+# ---------------------------------------------------------------------------------------------
+
+
+def payment_of(order: Order) -> Payment:
+    """The captured payment that paid ``order``."""
+    payment = db.session.scalar(
+        select(Payment)
+        .where(Payment.status == "succeeded", Payment.order_ids.contains([order.id]))
+        .order_by(Payment.id)
+        .limit(1)
+    )
+    if payment is None:
+        raise PaymentError(_("No payment was captured for this order."))
+    return payment
+
+
+def refund_order(order: Order, amount_cents: int, reason: str, *, commission_cents: int = 0) -> Refund:
+    """Give back ``amount_cents`` of a paid order (not yet completed): the store's pending payable
+    and the deferred commission (``commission_cents`` of it) go down, the buyer is owed the amount,
+    and the provider is asked to pay it back."""
+    if amount_cents <= 0 or commission_cents < 0 or commission_cents > amount_cents:
+        raise PaymentError(_("This refund amount is not possible."))
+    payment = payment_of(order)
+    refunded = sum(
+        r.amount_cents
+        for r in db.session.scalars(select(Refund).where(Refund.order_id == order.id, Refund.status != "failed"))
+    )
+    if refunded + amount_cents > order.total_cents:
+        raise PaymentError(_("More than was paid for this order cannot be refunded."))
+    postings = [(merchant_account(order.merchant_id, "pending"), amount_cents - commission_cents)]
+    if commission_cents:
+        postings.append((DEFERRED, commission_cents))
+    postings.append((REFUNDS_DUE, -amount_cents))
+    row = refund(payment, amount_cents, reason, order)
+    post("refund_owed", f"refund:{row.id}", postings, idempotency_key=f"refund:{row.id}:owed")
+    return row

@@ -141,6 +141,7 @@ def ship(
         transition(order, "shipped")
     elif order.status == "paid":
         transition(order, "partially_shipped")
+    order.cancel_requested_at = order.cancel_request_reason = None  # shipped: after-sales from here on
     record_audit(
         "order.ship",
         area="merchant",

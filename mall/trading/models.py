@@ -170,6 +170,9 @@ class Order(db.Model):
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # cancelled or closed
     close_reason: Mapped[str | None] = mapped_column(String(300))
+    # A cancellation the buyer asked for after paying, waiting for the store (None: none pending).
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancel_request_reason: Mapped[str | None] = mapped_column(String(300))
 
     checkout: Mapped[Checkout] = relationship(back_populates="orders")
     merchant: Mapped[Merchant] = relationship(lazy="joined")

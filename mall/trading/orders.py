@@ -30,7 +30,8 @@ from mall.trading.models import Checkout, Order, OrderLine
 
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "awaiting_payment": ("paid", "cancelled", "closed"),
-    "paid": ("partially_shipped", "shipped", "received"),  # received: a pick-up handed over
+    "paid": ("partially_shipped", "shipped", "received", "cancelled"),  # received: a pick-up handed over;
+    # cancelled: the store accepted the buyer's request, the money goes back
     "partially_shipped": ("shipped",),
     "shipped": ("received",),  # confirmed by the buyer, or automatically
     "received": ("completed",),
