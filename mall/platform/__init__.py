@@ -55,6 +55,9 @@ def init_platform(app) -> Admin:
     admin.add_view(
         ProductReviewView(name=L_("Product review"), endpoint="platform_product_review", category=L_("Catalog"))
     )
+    from mall.platform.orders import OrdersView
+
+    admin.add_view(OrdersView(name=L_("Orders"), endpoint="platform_orders", category=L_("Trading")))
     admin.add_view(views.AuditView(session, name=L_("Audit log"), endpoint="platform_audit", category=L_("System")))
     admin.add_view(views.FailedJobsView(name=L_("Failed jobs"), endpoint="platform_jobs", category=L_("System")))
     app.extensions["mall.admin"] = admin
