@@ -3,12 +3,12 @@ order before payment. Rules in ``mall.trading.orders``."""
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from mall.consumer.views import blueprint
 from mall.errors import DomainError
-from mall.extensions import db
+from mall.extensions import csrf, db
 from mall.i18n import _
 from mall.trading import cancellation, fulfilment
 from mall.trading import orders as order_service
@@ -74,6 +74,19 @@ def request_cancel(order_id: int):
         db.session.commit()
         flash(_("Your request was sent to the store."), "success")
     return redirect(url_for("consumer.my_order", order_id=order_id))
+
+
+@blueprint.post("/webhooks/tracking/<int:merchant_id>/<int:shipment_id>/<token>")
+@csrf.exempt
+def carrier_webhook(merchant_id: int, shipment_id: int, token: str):
+    """Carriers report a parcel's progress here (the URL given when subscribing the parcel)."""
+    try:
+        added = fulfilment.record_carrier_events(merchant_id, shipment_id, token, request.get_json(silent=True) or {})
+    except DomainError as error:
+        db.session.rollback()
+        return jsonify(error=str(error.message)), error.status_code
+    db.session.commit()
+    return jsonify(added=added)
 
 
 @blueprint.get("/checkouts/<int:checkout_id>")

@@ -51,6 +51,7 @@ def order(order_id: int):
         lines=order_lines(order),
         shipments=fulfilment.shipments_of(order),
         status_label=status_label,
+        webhook_url=fulfilment.tracking_webhook_url,
     )
 
 
@@ -110,6 +111,28 @@ def answer_cancellation(order_id: int):
     except DomainError as error:
         return _failed(order_id, error)
     return _done(order_id, _("Order cancelled and refunded.") if accept else _("Cancellation declined."))
+
+
+@blueprint.post("/orders/<int:order_id>/price")
+@require("orders.manage")
+def change_price(order_id: int):
+    try:
+        fulfilment.change_price(
+            current_user, order_id, request.form.get("shipping", ""), request.form.get("discount", "")
+        )
+    except DomainError as error:
+        return _failed(order_id, error)
+    return _done(order_id, _("Price changed. The buyer has been told."))
+
+
+@blueprint.post("/orders/<int:order_id>/note")
+@require("orders.manage")
+def order_note(order_id: int):
+    try:
+        fulfilment.set_merchant_note(current_user, order_id, request.form.get("note"))
+    except DomainError as error:
+        return _failed(order_id, error)
+    return _done(order_id, _("Note saved."))
 
 
 @blueprint.post("/orders/<int:order_id>/shipments/<int:shipment_id>/events")

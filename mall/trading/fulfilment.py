@@ -6,13 +6,16 @@ after receipt, and only then does its store's money move from pending to availab
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from datetime import UTC, datetime, timedelta
 
-from flask import current_app
+from flask import current_app, url_for
 from sqlalchemy import or_, select
 
 from mall.audit.services import record_audit
+from mall.catalog.money import format_cents
 from mall.catalog.paging import Page, paged
 from mall.errors import DomainError, NotFound
 from mall.extensions import db
@@ -271,3 +274,133 @@ def complete_due_orders(limit: int = 500) -> int:
             db.session.commit()
             done += 1
     return done
+
+
+# ---------------------------------------------------------------------------------------------
+# Before payment: the price; any time: the store's own note
+# ---------------------------------------------------------------------------------------------
+
+
+def change_price(actor: User, order_id: int, shipping: str, discount: str) -> Order:
+    """Set an unpaid order's shipping fee and the store's discount (yuan text); the order and its
+    checkout totals follow. Audited; the buyer is told. A payment already started for the old
+    amount cannot pay the new one: if it succeeds anyway, it is refunded."""
+    from mall.catalog.money import parse_yuan
+
+    require_staff_permission(actor, "orders.manage")
+    order = store_order(order_id)
+    db.session.execute(select(Order.id).where(Order.id == order.id).with_for_update())
+    db.session.refresh(order)
+    if order.status != "awaiting_payment":
+        raise IllegalTransition(_("The price can only be changed before the buyer pays."))
+    shipping_cents = parse_yuan(shipping or "0", field="shipping")
+    discount_cents = parse_yuan(discount or "0", field="discount")
+    total = order.goods_cents + shipping_cents - discount_cents
+    if total < 1:
+        raise FulfilmentError(_("The discount cannot take the total below ¥0.01."), field="discount")
+    before = {
+        "shipping_cents": order.shipping_cents,
+        "discount_cents": order.discount_cents,
+        "total_cents": order.total_cents,
+    }
+    order.shipping_cents, order.discount_cents, order.total_cents = shipping_cents, discount_cents, total
+    checkout = order.checkout
+    checkout.total_cents = sum(o.total_cents for o in checkout.orders if o.status == "awaiting_payment")
+    db.session.flush()
+    record_audit(
+        "order.price",
+        area="merchant",
+        merchant_id=order.merchant_id,
+        obj=order,
+        changes={k: [v, getattr(order, k)] for k, v in before.items() if v != getattr(order, k)},
+    )
+    notify(
+        order.user_id,
+        L_("New price for order %(number)s", number=order.number),
+        L_(
+            "The store changed the price of order %(number)s: it is now ¥%(total)s.",
+            number=order.number,
+            total=format_cents(total),
+        ),
+    )
+    return order
+
+
+def set_merchant_note(actor: User, order_id: int, note: str | None) -> Order:
+    require_staff_permission(actor, "orders.manage")
+    order = store_order(order_id)
+    note = (note or "").strip()
+    if len(note) > 500:
+        raise FulfilmentError(_("At most %(n)d characters.", n=500), field="note")
+    order.merchant_note = note or None
+    db.session.flush()
+    return order
+
+
+# ---------------------------------------------------------------------------------------------
+# Carrier webhooks
+# ---------------------------------------------------------------------------------------------
+#
+# A carrier is subscribed to a parcel with a callback URL that names the store and the parcel and
+# carries a token (HMAC of both with the mall's secret): ``tracking_webhook_url``. The carrier POSTs
+# ``{"events": [{"id", "time" (ISO 8601), "description", "location"}]}`` there; each event id is kept
+# once per parcel, so repeated deliveries add nothing.
+
+
+def _webhook_token(merchant_id: int, shipment_id: int) -> str:
+    key = (current_app.config.get("CARRIER_WEBHOOK_SECRET") or current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(key, f"tracking:{merchant_id}:{shipment_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def tracking_webhook_url(merchant_id: int, shipment_id: int) -> str:
+    return url_for(
+        "consumer.carrier_webhook",
+        merchant_id=merchant_id,
+        shipment_id=shipment_id,
+        token=_webhook_token(merchant_id, shipment_id),
+        _external=True,
+    )
+
+
+class WebhookRejected(DomainError):
+    status_code = 403
+
+
+def record_carrier_events(merchant_id: int, shipment_id: int, token: str, payload: dict) -> int:
+    """Apply a carrier's tracking report; returns how many events were new."""
+    if not hmac.compare_digest(_webhook_token(merchant_id, shipment_id), token or ""):
+        raise WebhookRejected(_("This page does not exist."))
+    events = payload.get("events") if isinstance(payload, dict) else None
+    if not isinstance(events, list) or len(events) > 200:
+        raise FulfilmentError("events: a list of at most 200")
+    added = 0
+    with tenant(merchant_id):
+        shipment = db.session.get(Shipment, shipment_id)
+        if shipment is None:
+            raise NotFound(_("This parcel is not in the order."))
+        known = {e.external_id for e in shipment.events if e.external_id}
+        for event in events:
+            try:
+                external_id = str(event["id"])[:64]
+                occurred_at = datetime.fromisoformat(str(event["time"]))
+                description = re.sub(r"\s+", " ", str(event["description"])).strip()[:300]
+            except (KeyError, TypeError, ValueError):
+                raise FulfilmentError("each event needs id, time (ISO 8601) and description") from None
+            if occurred_at.tzinfo is None:
+                occurred_at = occurred_at.replace(tzinfo=UTC)
+            if external_id in known or not description:
+                continue
+            db.session.add(
+                TrackingEvent(
+                    shipment_id=shipment.id,
+                    occurred_at=occurred_at,
+                    description=description,
+                    location=(str(event.get("location") or "").strip()[:100] or None),
+                    source="carrier",
+                    external_id=external_id,
+                )
+            )
+            known.add(external_id)
+            added += 1
+        db.session.flush()
+    return added

@@ -159,6 +159,7 @@ class Order(db.Model):
     item_count: Mapped[int] = mapped_column(Integer)
     summary: Mapped[str] = mapped_column(String(200))  # "Green tea and 2 more", for lists
     buyer_note: Mapped[str | None] = mapped_column(String(200))
+    merchant_note: Mapped[str | None] = mapped_column(String(500))  # the store's own, never shown to the buyer
     address: Mapped[dict | None] = mapped_column(JSONB)  # snapshot for express delivery
     pickup_address: Mapped[str | None] = mapped_column(String(200))  # snapshot for store pick-up
     pickup_code: Mapped[str | None] = mapped_column(String(8))  # given once paid
@@ -247,10 +248,12 @@ class TrackingEvent(TenantModel):
     """A step of a parcel's journey: entered by the store, or reported by the carrier's webhook."""
 
     __tablename__ = "tracking_events"
+    __table_args__ = (UniqueConstraint("shipment_id", "external_id"),)
 
     shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id", ondelete="CASCADE"), index=True)
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     description: Mapped[str] = mapped_column(String(300))
     location: Mapped[str | None] = mapped_column(String(100))
     source: Mapped[str] = mapped_column(String(10), default="store", server_default="store")  # store | carrier
+    external_id: Mapped[str | None] = mapped_column(String(64))  # the carrier's event id: each kept once
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

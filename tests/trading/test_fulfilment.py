@@ -226,3 +226,67 @@ def test_another_stores_orders_are_404_in_the_merchant_centre(app, db, make_user
     db.session.expire_all()
     assert db.session.get(Order, order.id).status == "paid"
     assert order.number not in other.get("/merchant/orders/export.csv").get_data(as_text=True)
+
+
+def test_the_store_changes_the_price_before_payment(app, db, make_user, mall):
+    user = shopper(make_user)
+    checkout = checkouts.place_order(
+        user.id, mall.fill_cart(user.id, (mall.green, 2), (mall.cup, 1)), idempotency_key=uuid.uuid4().hex
+    )
+    tea = next(o for o in checkout.orders if o.merchant_id == mall.tea_house.id)
+    owner = owner_of(mall.tea_house)
+    with tenant(mall.tea_house.id):
+        with pytest.raises(fulfilment.FulfilmentError, match="below"):
+            fulfilment.change_price(owner, tea.id, "0", "100")
+        fulfilment.change_price(owner, tea.id, "0", "8.00")  # free shipping and ¥8 off
+    assert (tea.shipping_cents, tea.discount_cents, tea.total_cents) == (0, 800, 7000)
+    assert checkout.total_cents == 7000 + 1200
+    with app.test_request_context():
+        payment, _url = payments.start_payment(user.id, checkout.id, "sandbox")
+    assert payment.amount_cents == 8200
+    sandbox.decide(payment.provider_ref, "pay")
+    db.session.commit()
+    work(app)
+    assert tea.status == "paid"
+    assert normal_balance(merchant_account(mall.tea_house.id, "pending")) == 7000 - 390  # the store funds the discount
+    with tenant(mall.tea_house.id), pytest.raises(IllegalTransition, match="before the buyer pays"):
+        fulfilment.change_price(owner, tea.id, "0", "1")
+
+
+def test_the_store_note_stays_with_the_store(app, db, client, make_user, mall):
+    from tests.conftest import login
+
+    user = shopper(make_user, "note_buyer")
+    (order,) = paid_order(app, db, mall, user, (mall.green, 1))
+    with tenant(mall.tea_house.id):
+        fulfilment.set_merchant_note(owner_of(mall.tea_house), order.id, "Fragile: double box")
+    db.session.commit()
+    merchant = area_client(app, owner_of(mall.tea_house), "merchant")
+    assert "Fragile: double box" in merchant.get(f"/merchant/orders/{order.id}").get_data(as_text=True)
+    login(client, user.username)
+    assert "Fragile" not in client.get(f"/orders/{order.id}").get_data(as_text=True)
+
+
+def test_the_carrier_webhook_adds_each_event_once(app, db, client, make_user, mall):
+    (order,) = paid_order(app, db, mall, shopper(make_user), (mall.green, 1))
+    with tenant(mall.tea_house.id):
+        shipment = fulfilment.ship(owner_of(mall.tea_house), order.id, "SF", "SF123456")
+    db.session.commit()
+    with app.test_request_context():
+        url = fulfilment.tracking_webhook_url(mall.tea_house.id, shipment.id)
+    path = url.split("://", 1)[1].split("/", 1)[1]
+    report = {
+        "events": [
+            {"id": "e1", "time": "2026-11-30T08:00:00+08:00", "description": "Picked up", "location": "Shanghai"},
+            {"id": "e2", "time": "2026-11-30T20:00:00+08:00", "description": "Arrived at the Beijing hub"},
+        ]
+    }
+    assert client.post(f"/{path}", json=report).get_json() == {"added": 2}
+    assert client.post(f"/{path}", json=report).get_json() == {"added": 0}  # delivered again
+    assert client.post(f"/{path[:-4]}0000", json=report).status_code == 403  # a forged token
+    assert client.post(f"/{path}", json={"events": [{"id": "e3"}]}).status_code == 400
+    (parcel,) = fulfilment.shipments_of(order)
+    assert [(e.description, e.source) for e in parcel.events] == [
+        ("Picked up", "carrier"),
+        ("Arrived at the Beijing hub", "carrier"),
+    ]
