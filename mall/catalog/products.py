@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 
 from mall.audit.services import diff, record_audit
@@ -42,7 +42,7 @@ from mall.extensions import db
 from mall.i18n import L_, _
 from mall.merchants.models import Merchant
 from mall.storage.services import Upload, UploadRejected
-from mall.tenancy.binding import current_schema, require_merchant_id
+from mall.tenancy.binding import require_merchant_id
 
 __all__ = [
     "EDITABLE_STATUSES",
@@ -417,15 +417,11 @@ def discard_revision(product: Product, actor) -> None:
 
 
 def product_is_referenced(product: Product) -> bool:
-    """Does an order line of this store name the product? (False until orders exist in the schema.)"""
+    """Does an order line of this store name the product?"""
+    from mall.trading.models import OrderLine
+
     require_merchant_id()
-    schema = current_schema()
-    table = f'"{schema}".order_lines'
-    if not db.session.scalar(text("SELECT to_regclass(:name) IS NOT NULL"), {"name": table}):
-        return False
-    return bool(
-        db.session.scalar(text(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE product_id = :id)"), {"id": product.id})
-    )
+    return bool(db.session.scalar(select(exists().where(OrderLine.product_id == product.id))))
 
 
 def delete_product(product: Product, actor) -> bool:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 from PIL import Image
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from mall.audit.models import AuditEntry
 from mall.catalog import products as svc
@@ -29,6 +29,7 @@ from mall.storage.backends import get_storage
 from mall.storage.models import StoredObject
 from mall.storage.services import Upload
 from mall.tenancy import tenant
+from mall.trading.models import OrderLine
 from tests.catalog.product_helpers import image, make_live, make_taxonomy, mp4, raw_product, single_raw
 from tests.jobs.helpers import work
 
@@ -453,12 +454,23 @@ def test_delete_removes_the_product_and_its_public_row(db, tax, shop):
 
 def test_a_product_referenced_by_an_order_line_is_archived_instead(db, tax, shop):
     merchant, owner = shop
-    schema = f"m_{merchant.id}"
     with tenant(merchant.id):
         product = _submittable(db, tax, owner)
         make_live(product)
-        db.session.execute(text(f'CREATE TABLE "{schema}".order_lines (id bigint, product_id bigint)'))
-        db.session.execute(text(f'INSERT INTO "{schema}".order_lines VALUES (1, :id)'), {"id": product.id})
+        assert svc.product_is_referenced(product) is False
+        db.session.add(
+            OrderLine(
+                order_id=1,
+                product_id=product.id,
+                sku_id=product.skus[0].id,
+                title=product.title,
+                category_id=product.category_id,
+                unit_price_cents=100,
+                quantity=1,
+                total_cents=100,
+            )
+        )
+        db.session.flush()
         assert svc.product_is_referenced(product) is True
         assert svc.delete_product(product, owner) is False
         assert (product.status, product.on_shelf) == ("archived", False)
