@@ -21,6 +21,7 @@ from mall.catalog.product_page import ProductPage, ProductUnavailable, load_prod
 from mall.consumer.views import blueprint
 from mall.extensions import db
 from mall.i18n import _
+from mall.trading.reviews import product_reviews
 from mall.web.urls import external_url
 
 blueprint.add_app_template_global(external_url, "external_url")
@@ -202,6 +203,7 @@ def product(product_id: int, slug: str):
         "consumer/product.html",
         page=page,
         fragments=_product_fragments(page),
+        reviews=product_reviews(row.merchant_id, product_id),
         is_favorite=shopper_favorites.is_favorite(user_id, product_id),
         canonical=product_url(row, external=True),
     )

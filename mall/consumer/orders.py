@@ -3,14 +3,14 @@ order before payment. Rules in ``mall.trading.orders``."""
 
 from __future__ import annotations
 
-from flask import flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from mall.consumer.views import blueprint
 from mall.errors import DomainError
 from mall.extensions import csrf, db
 from mall.i18n import _
-from mall.trading import cancellation, fulfilment
+from mall.trading import cancellation, fulfilment, reviews
 from mall.trading import orders as order_service
 
 
@@ -44,6 +44,8 @@ def my_order(order_id: int):
         order=order,
         lines=order_service.order_lines(order),
         shipments=fulfilment.shipments_of(order),
+        reviews=reviews.reviews_of_order(order),
+        can_review=reviews.can_review(order),
         status_label=order_service.status_label,
     )
 
@@ -108,3 +110,64 @@ def cancel_order(order_id: int):
     db.session.commit()
     flash(_("Order %(number)s cancelled. Its items are back in your cart.", number=order.number), "info")
     return redirect(url_for("consumer.my_order", order_id=order_id))
+
+
+# ---------------------------------------------------------------------------------------------
+# Reviews
+# ---------------------------------------------------------------------------------------------
+
+
+def _photos() -> list[reviews.Photo]:
+    return [reviews.Photo(f.read(), f.filename or "") for f in request.files.getlist("photos") if f and f.filename]
+
+
+@blueprint.route("/orders/<int:order_id>/lines/<int:line_id>/review", methods=["GET", "POST"])
+@login_required
+def write_review(order_id: int, line_id: int):
+    order = order_service.get_buyer_order(current_user.id, order_id)
+    line = next((line for line in order_service.order_lines(order) if line.id == line_id), None)
+    if line is None:
+        abort(404)
+    error = None
+    if request.method == "POST":
+        try:
+            reviews.write_review(
+                current_user.id, order.id, line.id, request.form.get("stars"), request.form.get("text"), _photos()
+            )
+        except DomainError as failure:
+            db.session.rollback()
+            error = failure
+        else:
+            db.session.commit()
+            flash(_("Thank you for your review."), "success")
+            return redirect(url_for("consumer.my_order", order_id=order.id))
+    return render_template(
+        "consumer/review_form.html", order=order, line=line, review=None, error=error, form=request.form
+    ), (error.status_code if error else 200)
+
+
+@blueprint.route("/orders/<int:order_id>/reviews/<int:review_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_review(order_id: int, review_id: int):
+    order = order_service.get_buyer_order(current_user.id, order_id)
+    review = next((r for r in reviews.reviews_of_order(order).values() if r.id == review_id), None)
+    if review is None:
+        abort(404)
+    line = next(line for line in order_service.order_lines(order) if line.id == review.order_line_id)
+    error = None
+    if request.method == "POST":
+        try:
+            reviews.edit_review(
+                current_user.id, order.merchant_id, review.id, request.form.get("stars"), request.form.get("text")
+            )
+        except DomainError as failure:
+            db.session.rollback()
+            error = failure
+        else:
+            db.session.commit()
+            flash(_("Your review was changed."), "success")
+            return redirect(url_for("consumer.my_order", order_id=order.id))
+    form = request.form if request.method == "POST" else {"stars": str(review.stars), "text": review.text or ""}
+    return render_template(
+        "consumer/review_form.html", order=order, line=line, review=review, error=error, form=form
+    ), (error.status_code if error else 200)

@@ -26,6 +26,7 @@ def periodic_jobs() -> list[tuple[str, dict]]:
         ("mall.trading.orders.close_unpaid_orders", {"interval": 60}),
         ("mall.trading.fulfilment.confirm_overdue_receipts", {"interval": 3600}),
         ("mall.trading.fulfilment.complete_due_orders", {"interval": 3600}),
+        ("mall.trading.reviews.give_default_reviews", {"interval": 3600}),
     ]
 
 

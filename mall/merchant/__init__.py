@@ -7,6 +7,7 @@ from mall.merchant import (  # noqa: F401
     invitations,  # staff invitations
     orders,  # orders and fulfilment
     products,  # product list and editor, shelf, store categories
+    reviews,  # buyers' reviews and replies
     settings,  # store settings
 )
 from mall.merchant.views import blueprint

@@ -13,6 +13,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    Integer,
     Numeric,
     String,
     Text,
@@ -41,6 +42,9 @@ class Merchant(db.Model):
     score: Mapped[int | None] = mapped_column()
     # Operators may trust a store: its product edits publish without review (audited).
     catalog_trusted: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # Buyers' reviews of the store's products, rolled up (average stars, how many).
+    rating: Mapped[Decimal | None] = mapped_column(Numeric(3, 2))
+    review_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     @property

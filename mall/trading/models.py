@@ -174,6 +174,7 @@ class Order(db.Model):
     # A cancellation the buyer asked for after paying, waiting for the store (None: none pending).
     cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancel_request_reason: Mapped[str | None] = mapped_column(String(300))
+    reviews_closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # default reviews given
 
     checkout: Mapped[Checkout] = relationship(back_populates="orders")
     merchant: Mapped[Merchant] = relationship(lazy="joined")
@@ -257,3 +258,30 @@ class TrackingEvent(TenantModel):
     source: Mapped[str] = mapped_column(String(10), default="store", server_default="store")  # store | carrier
     external_id: Mapped[str | None] = mapped_column(String(64))  # the carrier's event id: each kept once
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Review(TenantModel):
+    """A buyer's review of one order line (in the store's schema): stars, text, photos, the store's
+    reply. ``is_default``: given by the mall when the buyer did not review in time."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (
+        UniqueConstraint("order_line_id"),
+        CheckConstraint("stars BETWEEN 1 AND 5", name="stars"),
+        Index("ix_reviews_product_created", "product_id", "created_at"),
+    )
+
+    order_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id", ondelete="RESTRICT"))
+    product_id: Mapped[int] = mapped_column(BigInteger)
+    user_id: Mapped[int] = mapped_column(BigInteger)  # public.users
+    specs: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    stars: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str | None] = mapped_column(String(1000))
+    photo_keys: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    edit_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    reply: Mapped[str | None] = mapped_column(String(1000))
+    replied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
