@@ -3,7 +3,10 @@ with generated products, a consumer (idempotent)."""
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from mall.catalog.generate import generate_catalog, stock_store
+from mall.catalog.models import PublicProduct, Sku
 from mall.extensions import db
 from mall.identity import services as accounts
 from mall.merchants import services as stores
@@ -100,6 +103,61 @@ def _decorate(owner, slug: str) -> None:
     decoration.publish(owner)
 
 
+def _demo_orders(buyer, owner) -> None:
+    """The buyer's address and orders in several states (paid through the sandbox, shipped,
+    received, completed; one awaiting payment), so every order page and the ledger have data."""
+    from flask import current_app
+
+    from mall.merchants import settings
+    from mall.payments import services as payments
+    from mall.payments.sandbox import decide
+    from mall.trading import addresses, fulfilment
+    from mall.trading import cart as carts
+    from mall.trading import checkout as checkouts
+    from mall.trading.models import Order
+
+    if db.session.query(Order).filter_by(user_id=buyer.id).first() is not None:
+        return
+    if addresses.default_address(buyer.id) is None:
+        addresses.add_address(
+            buyer.id,
+            {"recipient": "李明", "phone": "13900000001", "province": "上海市", "city": "上海市", "district": "黄浦区",
+             "detail": "南京东路 100 号 5 楼", "postcode": "200001", "label": "家"},
+        )  # fmt: skip
+    yuexiang = stores.get_merchant_by_slug("yuexiang")
+    with tenant(yuexiang.id):
+        settings.update_shipping_rule(owner, "8", "99")
+    rows = list(
+        db.session.scalars(
+            select(PublicProduct)
+            .where(PublicProduct.merchant_id.in_([yuexiang.id, stores.get_merchant_by_slug("moxiang-books").id]))
+            .where(PublicProduct.is_visible.is_(True), PublicProduct.stock_total > 5)
+            .order_by(PublicProduct.id)
+            .limit(6)
+        )
+    )
+    with current_app.test_request_context():
+        for step, row in enumerate(rows[:5]):
+            cart = carts.get_or_create_cart(user_id=buyer.id)
+            with tenant(row.merchant_id):
+                sku_id = db.session.scalar(select(Sku.id).where(Sku.product_id == row.id, Sku.stock > 2).limit(1))
+            carts.add_to_cart(cart, row.id, sku_id, 1)
+            checkout = checkouts.place_order(buyer.id, cart, idempotency_key=f"demo-checkout-{step:02d}-{row.id}")
+            if step == 4:
+                continue  # left awaiting payment
+            payment, _url = payments.start_payment(buyer.id, checkout.id, "sandbox")
+            decide(payment.provider_ref, "pay")
+            payments.capture(payment, payment.amount_cents)
+            (order,) = checkout.orders
+            if step >= 1:
+                with tenant(order.merchant_id):
+                    fulfilment.ship(owner, order.id, "顺丰速运", f"SF{1000000 + order.id}")
+            if step >= 2:
+                fulfilment.confirm_receipt(buyer.id, order.id)
+            if step >= 3:
+                fulfilment.complete(order)
+
+
 def load_demo() -> dict:
     """Create whatever of the demo set is missing and commit; returns the logins to print."""
     admin = _user("admin", "admin@demo.mall.localhost")
@@ -108,7 +166,7 @@ def load_demo() -> dict:
     accounts.grant_operator_role(finance, role_code="finance")
     owner = _user("merchant", "merchant@demo.mall.localhost", "13800000001")
     clerk = _user("clerk01", "clerk@demo.mall.localhost")
-    _user("buyer", "buyer@demo.mall.localhost", "13900000001")
+    buyer = _user("buyer", "buyer@demo.mall.localhost", "13900000001")
 
     for name, slug in (("悦享生活旗舰店", "yuexiang"), ("墨香书屋", "moxiang-books")):
         merchant = stores.get_merchant_by_slug(slug) or stores.create_merchant(name, slug, owner)
@@ -125,6 +183,8 @@ def load_demo() -> dict:
         stock_store(merchant, DEMO_SKUS_PER_STORE)
     db.session.commit()
     generate_catalog(stores=DEMO_EXTRA_STORES, skus=DEMO_EXTRA_STORES * DEMO_SKUS_PER_STORE)
+    _demo_orders(buyer, owner)
+    db.session.commit()
     return {
         "password": DEMO_PASSWORD,
         "accounts": {

@@ -29,3 +29,16 @@ def test_demo_data_lives_in_the_store_schemas_and_loads_twice(app, db, client):
         page = client.get(f"/shop/{merchant.slug}/").get_data(as_text=True)
         assert merchant.name in page and "新品上架" in page
     assert logins["accounts"]["operator"][0] == "admin"
+
+
+def test_the_demo_buyer_has_orders_in_every_state_and_the_ledger_holds(app, db):
+    from mall.demo import load_demo
+    from mall.ledger.services import check_ledger
+    from mall.trading.models import Order
+
+    load_demo()
+    load_demo()  # no second set of orders
+    statuses = sorted(db.session.scalars(select(Order.status)))
+    assert statuses == ["awaiting_payment", "completed", "paid", "received", "shipped"]
+    result = check_ledger()
+    assert result.ok and result.entries == 5
