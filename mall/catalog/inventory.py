@@ -9,7 +9,7 @@ The rules this module keeps:
   (The ``stock >= 0`` check constraint is the last line of defence.)
 * Per SKU, the movements' deltas sum to the current stock (``movement_sum_matches``): the movement
   is written in the same transaction as the UPDATE, with the stock after it, who, why and a ref.
-* After any change (``after_stock_change``): the public catalog copy is refreshed (``sync_stock``), the
+* After any change (``after_stock_change``): the public catalog copy is refreshed (``sync_stock_totals``), the
   low-stock alert fires once per crossing of the threshold (``low_stock_alerted_at`` remembers it
   until the stock rises above the threshold again), and a SKU that went from 0 to positive wakes
   its "notify me" registrants (``mall.catalog.restock``).
@@ -29,7 +29,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from mall.catalog.models import STOCK_REASONS, Product, Sku, StockMovement
-from mall.catalog.publishing import sync_stock
+from mall.catalog.publishing import sync_stock_totals
 from mall.catalog.restock import on_restocked
 from mall.errors import DomainError, NotFound
 from mall.extensions import db
@@ -268,7 +268,7 @@ def after_stock_change(changes: list[StockChange]) -> None:
         last[change.sku_id] = change.after
     sku_ids = sorted(last)
     db.session.flush()
-    sync_stock(sku_ids)
+    sync_stock_totals(sku_ids)
     check_low_stock(sku_ids)
     restocked = [sku_id for sku_id in sku_ids if first[sku_id] == 0 and last[sku_id] > 0]
     if restocked:

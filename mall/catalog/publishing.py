@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from blinker import Namespace
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import selectinload
 
 from mall.catalog.models import Brand, Category, CategoryAttribute, Product, PublicProduct, Sku, Tag
@@ -162,8 +162,30 @@ def sync_public_product(product: Product) -> PublicProduct | None:
     return row
 
 
+def sync_stock_totals(sku_ids: list[int]) -> None:
+    """After stock changes only (sales, cancellations, counts) of these SKUs of the bound store: the
+    public rows' stock totals, one UPDATE per product (the rest of the public copy is unchanged)."""
+    merchant_id = require_merchant_id()
+    totals = db.session.execute(
+        select(Sku.product_id, func.coalesce(func.sum(Sku.stock).filter(Sku.is_active.is_(True)), 0))
+        .where(Sku.product_id.in_(select(Sku.product_id).where(Sku.id.in_(sku_ids))))
+        .group_by(Sku.product_id)
+    ).all()
+    now = datetime.now(UTC)
+    for product_id, total in totals:
+        changed = db.session.execute(
+            update(PublicProduct)
+            .where(PublicProduct.id == product_id, PublicProduct.merchant_id == merchant_id)
+            .values(stock_total=total, updated_at=now)
+            .execution_options(synchronize_session="fetch")
+        ).rowcount
+        if changed:
+            public_product_changed.send(product_id, merchant_id=merchant_id)
+
+
 def sync_stock(sku_ids: list[int]) -> None:
-    """After stock changes of these SKUs (of the bound store): refresh their products' public rows."""
+    """After changes of these SKUs (of the bound store) that touch more than stock, e.g. prices:
+    refresh their products' whole public rows."""
     product_ids = set(db.session.scalars(select(Sku.product_id).where(Sku.id.in_(sku_ids))).all())
     for product in db.session.scalars(select(Product).where(Product.id.in_(product_ids))):
         sync_public_product(product)

@@ -293,9 +293,10 @@ class ShippingRule:
         return self.fee_cents
 
 
-def shipping_rule() -> ShippingRule:
-    """The bound store's express fee rule (free shipping until the store sets one)."""
-    profile = get_store_profile()
+def shipping_rule(profile: StoreProfile | None = None) -> ShippingRule:
+    """The bound store's express fee rule (free shipping until the store sets one); pass the
+    profile when it is at hand."""
+    profile = profile or get_store_profile()
     if profile is None:
         return ShippingRule()
     return ShippingRule(profile.shipping_fee_cents or 0, profile.free_shipping_over_cents)

@@ -117,7 +117,7 @@ def plan_checkout(
             continue
         with tenant(store.merchant.id):
             profile = get_store_profile()
-            rule = shipping_rule()
+            rule = shipping_rule(profile)
         express = profile.offers_express if profile is not None else True
         pickup = bool(profile is not None and profile.offers_pickup and profile.pickup_address)
         delivery, note = choices.get(store.merchant.id, (None, None))
