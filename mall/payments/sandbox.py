@@ -170,6 +170,7 @@ def deliver_notification(payload: dict) -> int:
     client = current_app.test_client()
     response = client.post(
         "/payments/notify/sandbox",
+        base_url=current_app.config.get("MALL_BASE_URL") or "http://localhost",  # a host the mall trusts
         data=body,
         headers={SIGNATURE_HEADER: sign(body), "Content-Type": "application/json"},
     )

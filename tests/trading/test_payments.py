@@ -232,3 +232,16 @@ def test_the_transaction_report_is_for_finance_only(app, db, make_user, mall):
     nosy = area_client(app, make_user(), "consumer")
     assert nosy.get("/sandbox-pay/report.csv").status_code == 403
     assert db.session.scalar(select(func.count()).select_from(SandboxTransaction)) == 1
+
+
+def test_notifications_reach_a_mall_that_trusts_only_its_own_host(app, db, make_user, mall, monkeypatch):
+    monkeypatch.setitem(app.config, "TRUSTED_HOSTS", ["shop.example.com"])
+    monkeypatch.setitem(app.config, "MALL_BASE_URL", "https://shop.example.com")
+    checkout = placed(mall, shopper(make_user), (mall.cup, 1))
+    with app.test_request_context(base_url="https://shop.example.com"):
+        payment, _url = payments.start_payment(checkout.user_id, checkout.id, "sandbox")
+    sandbox.decide(payment.provider_ref, "pay")
+    db.session.commit()
+    work(app)  # the gateway posts to the mall's own host
+    db.session.refresh(payment)
+    assert payment.status == "succeeded" and checkout.status == "paid"
