@@ -23,7 +23,7 @@ from mall.i18n import L_, _
 from mall.identity.models import User
 from mall.jobs.core import platform_job
 from mall.ledger.services import merchant_account, platform_account, post
-from mall.merchants.services import require_staff_permission
+from mall.merchants.services import require_staff_permission, staff_with_permission
 from mall.notifications.services import notify
 from mall.tenancy import tenant
 from mall.tenancy.binding import require_merchant_id
@@ -229,6 +229,16 @@ def confirm_overdue_receipts(limit: int = 500) -> int:
         order = db.session.get(Order, order_id)
         if order is not None and order.status == "shipped":
             transition(order, "received", reason="confirmed automatically")
+            notify(
+                order.user_id,
+                L_("Order %(number)s marked as received", number=order.number),
+                L_(
+                    "Order %(number)s shipped %(days)d days ago and counts as received. If something is wrong, "
+                    "you can still ask the store for after-sales help.",
+                    number=order.number,
+                    days=current_app.config["MALL_AUTO_CONFIRM_DAYS"],
+                ),
+            )
             db.session.commit()
             done += 1
     return done
@@ -250,6 +260,18 @@ def complete(order: Order) -> Order:
             (platform_account("commission_revenue"), -commission),
         ]
     post("order_completed", f"order:{order.id}", postings, idempotency_key=f"order:{order.id}:completed")
+    with tenant(order.merchant_id):
+        recipients = staff_with_permission("finance.view")
+    for user_id in recipients:
+        notify(
+            user_id,
+            L_("Order %(number)s completed", number=order.number),
+            L_(
+                "¥%(amount)s from order %(number)s is now available to your store.",
+                amount=format_cents(payable),
+                number=order.number,
+            ),
+        )
     return order
 
 

@@ -24,6 +24,7 @@ from mall.errors import DomainError, NotFound
 from mall.extensions import db
 from mall.i18n import L_, _
 from mall.jobs.core import platform_job
+from mall.notifications.services import notify
 from mall.tenancy import tenant
 from mall.trading import cart as carts
 from mall.trading.models import Checkout, Order, OrderLine
@@ -221,6 +222,14 @@ def close_unpaid_orders(limit: int = 500) -> int:
             db.session.rollback()
             continue
         _end_unpaid(order, "closed", "not paid in time", None)
+        notify(
+            order.user_id,
+            L_("Order %(number)s closed", number=order.number),
+            L_(
+                "Order %(number)s was not paid in time and is closed. Its items are back in your cart.",
+                number=order.number,
+            ),
+        )
         db.session.commit()
         closed += 1
     return closed

@@ -12,11 +12,13 @@ from flask_babel import force_locale
 from sqlalchemy import func, select
 
 from mall.catalog.models import StockMovement
+from mall.notifications.models import SiteMessage
 from mall.tenancy import tenant
 from mall.trading import cart as carts
 from mall.trading import checkout as checkouts
 from mall.trading import orders as order_service
 from mall.trading.models import Checkout, Order, OrderLine
+from tests.jobs.helpers import work
 from tests.trading.helpers import Mall, shopper, sku_id, stock
 
 pytestmark = pytest.mark.usefixtures("english")
@@ -178,6 +180,9 @@ def test_unpaid_orders_close_after_the_time_to_pay(app, committed_db, make_user,
     assert committed_db.session.get(Order, late.orders[0].id).status == "closed"
     assert committed_db.session.get(Order, fresh.orders[0].id).status == "awaiting_payment"
     assert committed_db.session.get(Checkout, late.id).status == "closed"
+    work(app)  # the notification job
+    subjects = committed_db.session.scalars(select(SiteMessage.subject).where(SiteMessage.user_id == user.id)).all()
+    assert any(late.orders[0].number in subject for subject in subjects)  # the buyer is told (in their language)
     assert stock(mall.tea_house, mall.green) == 10
     assert order_service.close_unpaid_orders() == 0  # nothing left to close: running again changes nothing
 

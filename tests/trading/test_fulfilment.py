@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from mall.errors import NotFound, PermissionDenied
 from mall.ledger.services import check_ledger, merchant_account, normal_balance, platform_account
+from mall.notifications.models import SiteMessage
 from mall.payments import sandbox
 from mall.payments import services as payments
 from mall.tenancy import tenant
@@ -147,6 +148,11 @@ def test_periodic_jobs_confirm_receipt_and_complete_in_time(app, committed_db, m
     assert fulfilment.complete_due_orders() == 1
     committed_db.session.expire_all()
     assert committed_db.session.get(Order, first.id).status == "completed" and check_ledger().ok
+    work(app)  # the notification jobs
+    told = {
+        (m.user_id, first.number in m.subject) for m in committed_db.session.scalars(select(SiteMessage))
+    }  # the buyer (received automatically) and the store's finance staff (money available)
+    assert (user.id, True) in told and (owner.id, True) in told
     assert fulfilment.complete_due_orders() == 0
 
 
