@@ -53,6 +53,10 @@ def load_config(overrides: dict | None = None) -> dict:
         "MALL_AUTO_CONFIRM_DAYS": env_int("MALL_AUTO_CONFIRM_DAYS", 15),
         "MALL_AFTER_SALES_DAYS": env_int("MALL_AFTER_SALES_DAYS", 7),
         "MALL_REVIEW_DAYS": env_int("MALL_REVIEW_DAYS", 15),
+        "MALL_BANK_TRANSFER_DAYS": env_int("MALL_BANK_TRANSFER_DAYS", 3),
+        "MALL_BANK_ACCOUNT": os.environ.get(
+            "MALL_BANK_ACCOUNT", "Mall Co., Ltd. · Bank of Shanghai · 6222 0000 0000 0000"
+        ),
         "MALL_EMBEDDED_WORKER": env_flag("MALL_EMBEDDED_WORKER", True),
         "MALL_DB_POOL_SIZE": env_int("MALL_DB_POOL_SIZE", 10),
         "MALL_UPGRADE_PROCESSES": env_int("MALL_UPGRADE_PROCESSES", os.cpu_count() or 2),

@@ -31,6 +31,10 @@ class Payment(db.Model):
     status: Mapped[str] = mapped_column(String(12), default="pending", server_default="pending")
     provider_ref: Mapped[str | None] = mapped_column(String(64), unique=True)  # the provider's transaction id
     failure_reason: Mapped[str | None] = mapped_column(String(300))
+    proof_file_id: Mapped[int | None] = mapped_column(
+        ForeignKey("stored_objects.id", ondelete="RESTRICT")
+    )  # bank transfer
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))  # finance, by hand
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # succeeded or failed
 

@@ -49,6 +49,6 @@ def register_provider(provider: PaymentProvider) -> PaymentProvider:
 
 
 def get_provider(code: str) -> PaymentProvider | None:
-    from mall.payments import sandbox  # noqa: F401  (registers the built-in gateway)
+    from mall.payments import bank_transfer, sandbox  # noqa: F401  (register the built-in providers)
 
     return _PROVIDERS.get(code)

@@ -49,6 +49,12 @@ class PaymentError(DomainError):
     pass
 
 
+def clearing_account(provider: str) -> str:
+    """Where a provider's money sits: bank transfers arrive in the mall's bank account, the
+    others are held by the provider until it pays out."""
+    return platform_account("bank") if provider == "bank_transfer" else CLEARING
+
+
 # ---------------------------------------------------------------------------------------------
 # Starting a payment
 # ---------------------------------------------------------------------------------------------
@@ -175,7 +181,7 @@ def capture(payment: Payment, amount_cents: int) -> str:
     now = datetime.now(UTC)
     payment.status, payment.settled_at, payment.failure_reason = "succeeded", now, None
     checkout = db.session.scalar(select(Checkout).where(Checkout.id == payment.checkout_id).with_for_update())
-    postings: list[tuple[str, int]] = [(CLEARING, amount_cents)]
+    postings: list[tuple[str, int]] = [(clearing_account(payment.provider), amount_cents)]
     allocated = 0
     paid: list[Order] = []
     for order in sorted(checkout.orders, key=lambda o: o.id):

@@ -58,6 +58,9 @@ def init_platform(app) -> Admin:
     from mall.platform.orders import OrdersView
 
     admin.add_view(OrdersView(name=L_("Orders"), endpoint="platform_orders", category=L_("Trading")))
+    from mall.platform.payments import PaymentDeskView
+
+    admin.add_view(PaymentDeskView(name=L_("Payment desk"), endpoint="platform_payments", category=L_("Trading")))
     admin.add_view(views.AuditView(session, name=L_("Audit log"), endpoint="platform_audit", category=L_("System")))
     admin.add_view(views.FailedJobsView(name=L_("Failed jobs"), endpoint="platform_jobs", category=L_("System")))
     app.extensions["mall.admin"] = admin

@@ -129,6 +129,8 @@ def can_read(user, obj: StoredObject) -> bool:
 
     if obj.purpose.startswith("application-"):
         return has_operator_permission(user, "applications.review")  # applicants' documents: reviewers only
+    if obj.purpose == "payment-proof":
+        return has_operator_permission(user, "finance.view")  # a buyer's bank transfer receipt: finance only
     if obj.merchant_id is not None:
         return is_member_of(user, obj.merchant_id) or has_operator_permission(user, "merchants.view")
     return False  # a private file of a person, not of a store: only its owner
