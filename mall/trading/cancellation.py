@@ -38,6 +38,24 @@ def _reason(text: str | None, *, required: bool) -> str | None:
     return text or None
 
 
+def cancel_paid_order(order: Order, reason: str | None, actor_id: int) -> Order:
+    """Cancel a paid order that has not shipped: its stock returns and the whole amount is refunded
+    (taken back from the store's pending money and the deferred commission)."""
+    transition(order, "cancelled", reason=reason)
+    order.cancel_requested_at = None
+    lines = order_lines(order)
+    with tenant(order.merchant_id):
+        release_stock(
+            [(line.sku_id, line.quantity) for line in lines],
+            reason="cancel",
+            ref=f"order:{order.number}",
+            actor_id=actor_id,
+        )
+    commission = sum(line.commission_cents or 0 for line in lines)
+    refund_order(order, order.total_cents, f"cancelled: {reason}", commission_cents=commission)
+    return order
+
+
 def request_cancellation(user_id: int, order_id: int, reason: str | None) -> Order:
     """The buyer asks to cancel a paid order that has not shipped yet."""
     order = get_buyer_order(user_id, order_id)
@@ -87,18 +105,7 @@ def answer_cancellation(actor: User, order_id: int, accept: bool, reason: str | 
         db.session.flush()
         return order
     buyer_reason = order.cancel_request_reason
-    transition(order, "cancelled", reason=buyer_reason)
-    order.cancel_requested_at = None
-    lines = order_lines(order)
-    with tenant(order.merchant_id):
-        release_stock(
-            [(line.sku_id, line.quantity) for line in lines],
-            reason="cancel",
-            ref=f"order:{order.number}",
-            actor_id=actor.id,
-        )
-    commission = sum(line.commission_cents or 0 for line in lines)
-    refund_order(order, order.total_cents, f"cancelled: {buyer_reason}", commission_cents=commission)
+    cancel_paid_order(order, buyer_reason, actor.id)
     record_audit("order.cancel_accepted", area="merchant", merchant_id=order.merchant_id, obj=order)
     notify(
         order.user_id,

@@ -10,7 +10,6 @@ import re
 from sqlalchemy import or_, select
 
 from mall.audit.services import record_audit
-from mall.catalog.inventory import release_stock
 from mall.catalog.paging import Page, paged
 from mall.errors import DomainError, NotFound, PermissionDenied
 from mall.extensions import db
@@ -20,9 +19,8 @@ from mall.identity.models import User
 from mall.ledger.models import JournalEntry
 from mall.merchants.models import Merchant
 from mall.payments.models import Payment, Refund
-from mall.payments.services import refund_order
-from mall.tenancy import tenant
 from mall.trading import fulfilment
+from mall.trading.cancellation import cancel_paid_order
 from mall.trading.models import ORDER_STATUSES, Order, order_id_from_number
 from mall.trading.orders import IllegalTransition, cancel_unpaid_order, order_lines, transition
 
@@ -101,16 +99,7 @@ def adjust_status(actor: User, order_id: int, to: str, reason: str | None) -> Or
     if before == "awaiting_payment":
         cancel_unpaid_order(order.user_id, order.id, note)
     elif to == "cancelled":
-        transition(order, "cancelled", reason=note)
-        lines = order_lines(order)
-        with tenant(order.merchant_id):
-            release_stock(
-                [(line.sku_id, line.quantity) for line in lines],
-                reason="cancel",
-                ref=f"order:{order.number}",
-                actor_id=actor.id,
-            )
-        refund_order(order, order.total_cents, note, commission_cents=sum(line.commission_cents or 0 for line in lines))
+        cancel_paid_order(order, note, actor.id)
     elif to == "completed":
         fulfilment.complete(order)
     else:
