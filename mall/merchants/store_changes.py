@@ -216,6 +216,12 @@ def decide_store_change(
         actor=operator,
         changes=changes,
     )
+    if approve:
+        # Every public row carries the store's name and address (cards, search text): rewrite them,
+        # which also retires the cached pages showing the old ones.
+        from mall.catalog.publishing import resync_store
+
+        resync_store(merchant.id)
     _notify_requester(change, merchant)
     return change
 

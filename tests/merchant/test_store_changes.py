@@ -238,3 +238,21 @@ def test_operator_list_filters_by_status_newest_first(app, db, make_store, make_
     everything = operator.get(f"{LIST}?status=").get_data(as_text=True)
     assert everything.index(f'data-change="{second.id}"') < everything.index(f'data-change="{first.id}"')
     assert operator.get(f"{LIST}?status=bogus").status_code == 404
+
+
+def test_an_approved_name_reaches_the_catalog_and_its_cached_pages(app, db, store, make_user, client):
+    from mall.catalog.models import PublicProduct
+    from tests.catalog import browse_helpers as h
+
+    row = h.product(store.merchant, h.category("Tea", "tea-cat"), "Green tea", slug="green-tea")
+    path = f"/p/{row.id}-green-tea"
+    assert "Tea House" in client.get(path, headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert client.get(path, headers={"Accept-Language": "en"}).headers["X-Cache"] == "hit"
+    with tenant(store.merchant.id):
+        change = store_changes.request_store_change(store.owner, "name", "Tea Palace")
+    store_changes.decide_store_change(make_user(operator_role="operator"), change.id, True)
+    page = client.get(path, headers={"Accept-Language": "en"})
+    assert page.headers["X-Cache"] == "miss" and "Tea Palace" in page.get_data(as_text=True)
+    public = db.session.get(PublicProduct, row.id)
+    db.session.refresh(public)
+    assert "palace" in public.search_text  # the search document (lower case) names the store anew
