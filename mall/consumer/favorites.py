@@ -14,13 +14,7 @@ from mall.errors import DomainError
 from mall.extensions import db
 from mall.i18n import _
 from mall.identity.login import safe_next
-
-
-def _page_number() -> int:
-    try:
-        return max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        return 1
+from mall.web.forms import page_number
 
 
 def _folder_filter() -> int | str | None:
@@ -34,7 +28,7 @@ def _favorites_page(*, status: int = 200, error: DomainError | None = None, name
     folder = _folder_filter()
     return render_template(
         "consumer/favorites.html",
-        page=service.favorites(current_user.id, folder, _page_number()),
+        page=service.favorites(current_user.id, folder, page_number()),
         folders=service.folders(current_user.id),
         counts=service.favorite_counts(current_user.id),
         folder=folder,
@@ -162,7 +156,7 @@ def move_favorites():
 @blueprint.get("/account/history")
 @login_required
 def history():
-    return render_template("consumer/history.html", page=service.history(current_user.id, _page_number()))
+    return render_template("consumer/history.html", page=service.history(current_user.id, page_number()))
 
 
 @blueprint.post("/account/history/clear")

@@ -12,11 +12,7 @@ from mall.extensions import csrf, db
 from mall.i18n import _
 from mall.trading import cancellation, fulfilment, reviews
 from mall.trading import orders as order_service
-
-
-def _page_number() -> int:
-    value = request.args.get("page", "1")
-    return int(value) if value.isdigit() and 0 < int(value) < 10_000 else 1
+from mall.web.forms import page_number
 
 
 @blueprint.get("/orders")
@@ -30,7 +26,7 @@ def my_orders():
         tab=tab,
         tabs=order_service.TAB_LABELS,
         counts=order_service.buyer_tab_counts(current_user.id),
-        page=order_service.buyer_orders(current_user.id, tab, _page_number()),
+        page=order_service.buyer_orders(current_user.id, tab, page_number()),
         status_label=order_service.status_label,
     )
 

@@ -16,11 +16,7 @@ from mall.merchant.access import require
 from mall.merchant.views import blueprint
 from mall.trading import cancellation, fulfilment
 from mall.trading.orders import order_lines, status_label
-
-
-def _page_number() -> int:
-    value = request.args.get("page", "1")
-    return int(value) if value.isdigit() and 0 < int(value) < 10_000 else 1
+from mall.web.forms import page_number
 
 
 def _filter() -> str:
@@ -33,7 +29,7 @@ def _filter() -> str:
 def orders():
     return render_template(
         "merchant/orders/list.html",
-        page=fulfilment.store_orders(_filter(), request.args.get("q", ""), _page_number()),
+        page=fulfilment.store_orders(_filter(), request.args.get("q", ""), page_number()),
         status=_filter(),
         filters=fulfilment.FILTER_LABELS,
         q=request.args.get("q", ""),

@@ -11,12 +11,13 @@ from mall.i18n import _
 from mall.merchant.access import require
 from mall.merchant.views import blueprint
 from mall.trading import reviews
+from mall.web.forms import page_number
 
 
 @blueprint.get("/reviews")
 @require("orders.manage")
 def store_reviews():
-    page = max(1, request.args.get("page", 1, type=int))
+    page = page_number()
     unanswered = request.args.get("unanswered") == "1"
     return render_template("merchant/reviews.html", page=reviews.store_reviews(page, unanswered), unanswered=unanswered)
 

@@ -61,8 +61,13 @@ class CheckoutStore:
         return sum(item.subtotal_cents for item in self.items)
 
     @property
+    def express_fee_cents(self) -> int:
+        """What express delivery would cost this store order (shown beside the choice)."""
+        return self.rule.fee_for(self.goods_cents)
+
+    @property
     def shipping_cents(self) -> int:
-        return self.rule.fee_for(self.goods_cents) if self.delivery == "express" else 0
+        return self.express_fee_cents if self.delivery == "express" else 0
 
     @property
     def total_cents(self) -> int:

@@ -18,3 +18,11 @@ def attach_error(form, error: DomainError) -> None:
     else:
         form.form_errors.append(error.message)
         flash(error.message, "error")
+
+
+def page_number(limit: int = 10_000) -> int:
+    """The ``?page=`` of a paged list: a positive whole number up to ``limit``, else 1."""
+    from flask import request
+
+    value = request.args.get("page", "1")
+    return int(value) if value.isdigit() and 0 < int(value) <= limit else 1
