@@ -53,6 +53,10 @@ def load_config(overrides: dict | None = None) -> dict:
         "MALL_AUTO_CONFIRM_DAYS": env_int("MALL_AUTO_CONFIRM_DAYS", 15),
         "MALL_AFTER_SALES_DAYS": env_int("MALL_AFTER_SALES_DAYS", 7),
         "MALL_REVIEW_DAYS": env_int("MALL_REVIEW_DAYS", 15),
+        "MALL_CASE_REPLY_DAYS": env_int("MALL_CASE_REPLY_DAYS", 2),
+        "MALL_CASE_RETURN_DAYS": env_int("MALL_CASE_RETURN_DAYS", 7),
+        "MALL_CASE_RECEIVE_DAYS": env_int("MALL_CASE_RECEIVE_DAYS", 10),
+        "MALL_CASE_ESCALATE_DAYS": env_int("MALL_CASE_ESCALATE_DAYS", 7),
         "MALL_BANK_TRANSFER_DAYS": env_int("MALL_BANK_TRANSFER_DAYS", 3),
         "MALL_BANK_ACCOUNT": os.environ.get(
             "MALL_BANK_ACCOUNT", "Mall Co., Ltd. · Bank of Shanghai · 6222 0000 0000 0000"

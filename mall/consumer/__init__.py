@@ -3,6 +3,7 @@
 # Route modules attach their views to the one blueprint.
 from mall.consumer import (  # noqa: F401
     addresses,  # the address book
+    after_sales,  # returns, refunds, exchanges, disputes
     apply,  # opening a store
     browse,  # home, category and brand pages, rankings, product page
     cart,  # the cart across stores

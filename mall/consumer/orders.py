@@ -10,9 +10,9 @@ from mall.consumer.views import blueprint
 from mall.errors import DomainError
 from mall.extensions import csrf, db
 from mall.i18n import _
-from mall.trading import cancellation, fulfilment, reviews
+from mall.trading import after_sales, cancellation, fulfilment, reviews
 from mall.trading import orders as order_service
-from mall.web.forms import page_number
+from mall.web.forms import page_number, uploaded_photos
 
 
 @blueprint.get("/orders")
@@ -43,6 +43,9 @@ def my_order(order_id: int):
         reviews=reviews.reviews_of_order(order),
         can_review=reviews.can_review(order),
         status_label=order_service.status_label,
+        cases=after_sales.cases_of_order(order),
+        can_request_after_sales=after_sales.can_request(order),
+        **after_sales.template_context(),
     )
 
 
@@ -113,10 +116,6 @@ def cancel_order(order_id: int):
 # ---------------------------------------------------------------------------------------------
 
 
-def _photos() -> list[reviews.Photo]:
-    return [reviews.Photo(f.read(), f.filename or "") for f in request.files.getlist("photos") if f and f.filename]
-
-
 @blueprint.route("/orders/<int:order_id>/lines/<int:line_id>/review", methods=["GET", "POST"])
 @login_required
 def write_review(order_id: int, line_id: int):
@@ -128,7 +127,12 @@ def write_review(order_id: int, line_id: int):
     if request.method == "POST":
         try:
             reviews.write_review(
-                current_user.id, order.id, line.id, request.form.get("stars"), request.form.get("text"), _photos()
+                current_user.id,
+                order.id,
+                line.id,
+                request.form.get("stars"),
+                request.form.get("text"),
+                uploaded_photos(),
             )
         except DomainError as failure:
             db.session.rollback()

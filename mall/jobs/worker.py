@@ -27,6 +27,7 @@ def periodic_jobs() -> list[tuple[str, dict]]:
         ("mall.trading.fulfilment.confirm_overdue_receipts", {"interval": 3600}),
         ("mall.trading.fulfilment.complete_due_orders", {"interval": 3600}),
         ("mall.trading.reviews.give_default_reviews", {"interval": 3600}),
+        ("mall.trading.after_sales.run_due_cases", {"interval": 900}),
     ]
 
 

@@ -2,6 +2,7 @@
 
 # Route modules attach their views to the one blueprint.
 from mall.merchant import (  # noqa: F401
+    after_sales,  # returns, refunds, exchanges, disputes
     decoration,  # shop decoration
     inventory,  # stock, stocktaking, restock requests, import/export
     invitations,  # staff invitations

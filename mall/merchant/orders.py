@@ -14,7 +14,7 @@ from mall.extensions import db
 from mall.i18n import _
 from mall.merchant.access import require
 from mall.merchant.views import blueprint
-from mall.trading import cancellation, fulfilment
+from mall.trading import after_sales, cancellation, fulfilment
 from mall.trading.orders import order_lines, status_label
 from mall.web.forms import page_number
 
@@ -48,6 +48,8 @@ def order(order_id: int):
         shipments=fulfilment.shipments_of(order),
         status_label=status_label,
         webhook_url=fulfilment.tracking_webhook_url,
+        cases=after_sales.cases_of_order(order),
+        **after_sales.template_context(),
     )
 
 

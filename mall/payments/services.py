@@ -285,15 +285,14 @@ def payment_of(order: Order) -> Payment:
 
 def refund_order(order: Order, amount_cents: int, reason: str, *, commission_cents: int = 0) -> Refund:
     """Give back ``amount_cents`` of a paid order (not yet completed): the store's pending payable
-    and the deferred commission (``commission_cents`` of it) go down, the buyer is owed the amount,
-    and the provider is asked to pay it back."""
+    and the deferred commission (``commission_cents`` of it, kept on the refund) go down, the buyer
+    is owed the amount, and the provider is asked to pay it back."""
     if amount_cents <= 0 or commission_cents < 0 or commission_cents > amount_cents:
         raise PaymentError(_("This refund amount is not possible."))
     payment = payment_of(order)
-    refunded = sum(
-        r.amount_cents
-        for r in db.session.scalars(select(Refund).where(Refund.order_id == order.id, Refund.status != "failed"))
-    )
+    # Every refund counts, a failed one too: its amount stays owed to the buyer (refunds_due) until
+    # finance pays it another way, so it must never be taken from the store a second time.
+    refunded = sum(r.amount_cents for r in db.session.scalars(select(Refund).where(Refund.order_id == order.id)))
     if refunded + amount_cents > order.total_cents:
         raise PaymentError(_("More than was paid for this order cannot be refunded."))
     postings = [(merchant_account(order.merchant_id, "pending"), amount_cents - commission_cents)]
@@ -301,5 +300,6 @@ def refund_order(order: Order, amount_cents: int, reason: str, *, commission_cen
         postings.append((DEFERRED, commission_cents))
     postings.append((REFUNDS_DUE, -amount_cents))
     row = refund(payment, amount_cents, reason, order)
+    row.commission_cents = commission_cents
     post("refund_owed", f"refund:{row.id}", postings, idempotency_key=f"refund:{row.id}:owed")
     return row

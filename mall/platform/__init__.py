@@ -58,6 +58,9 @@ def init_platform(app) -> Admin:
     from mall.platform.orders import OrdersView
 
     admin.add_view(OrdersView(name=L_("Orders"), endpoint="platform_orders", category=L_("Trading")))
+    from mall.platform.disputes import DisputesView
+
+    admin.add_view(DisputesView(name=L_("Disputes"), endpoint="platform_disputes", category=L_("Trading")))
     from mall.platform.payments import PaymentDeskView
 
     admin.add_view(PaymentDeskView(name=L_("Payment desk"), endpoint="platform_payments", category=L_("Trading")))

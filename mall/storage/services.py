@@ -31,6 +31,14 @@ class UploadRejected(DomainError):
     pass
 
 
+@dataclass
+class Photo:
+    """A photo a user uploaded with a form (a review, an after-sales request), not yet stored."""
+
+    data: bytes
+    filename: str
+
+
 @dataclass(frozen=True)
 class Upload:
     """A file from a form, its bytes already read: services take these, never Werkzeug objects."""

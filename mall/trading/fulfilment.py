@@ -12,7 +12,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app, url_for
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from mall.audit.services import record_audit
 from mall.catalog.money import format_cents
@@ -25,6 +25,7 @@ from mall.jobs.core import platform_job
 from mall.ledger.services import merchant_account, platform_account, post
 from mall.merchants.services import require_staff_permission, staff_with_permission
 from mall.notifications.services import notify
+from mall.payments.models import Refund
 from mall.tenancy import tenant
 from mall.tenancy.binding import require_merchant_id
 from mall.trading.models import Order, OrderLine, Shipment, ShipmentLine, TrackingEvent, order_id_from_number
@@ -245,21 +246,37 @@ def confirm_overdue_receipts(limit: int = 500) -> int:
 
 
 def complete(order: Order) -> Order:
-    """End the order's after-sales window: the store's money becomes available, the commission earned."""
+    """End the order's after-sales window: what the store keeps of it (less commission and what
+    after-sales refunded) becomes available, the commission left is earned. Not while an
+    after-sales case is open."""
+    db.session.execute(select(Order.id).where(Order.id == order.id).with_for_update())
+    db.session.refresh(order)
+    if order.case_status in ("open", "disputed"):
+        raise IllegalTransition(
+            _(
+                "Order %(number)s has an after-sales request in progress: it completes once that ends.",
+                number=order.number,
+            )
+        )
     transition(order, "completed")
     lines = order_lines(order)
-    commission = sum(line.commission_cents or 0 for line in lines)
-    payable = order.total_cents - commission
+    refunds = db.session.execute(
+        select(
+            func.coalesce(func.sum(Refund.amount_cents), 0), func.coalesce(func.sum(Refund.commission_cents), 0)
+        ).where(Refund.order_id == order.id)
+    ).one()
+    commission = sum(line.commission_cents or 0 for line in lines) - int(refunds[1])
+    payable = order.total_cents - int(refunds[0]) - commission
     postings = [
         (merchant_account(order.merchant_id, "pending"), payable),
         (merchant_account(order.merchant_id, "available"), -payable),
+        (platform_account("commission_deferred"), commission),
+        (platform_account("commission_revenue"), -commission),
     ]
-    if commission:
-        postings += [
-            (platform_account("commission_deferred"), commission),
-            (platform_account("commission_revenue"), -commission),
-        ]
-    post("order_completed", f"order:{order.id}", postings, idempotency_key=f"order:{order.id}:completed")
+    if payable or commission:  # a replacement or a fully refunded order moves nothing
+        post("order_completed", f"order:{order.id}", postings, idempotency_key=f"order:{order.id}:completed")
+    if not payable:
+        return order
     with tenant(order.merchant_id):
         recipients = staff_with_permission("finance.view")
     for user_id in recipients:
@@ -283,7 +300,11 @@ def complete_due_orders(limit: int = 500) -> int:
     ids = list(
         db.session.scalars(
             select(Order.id)
-            .where(Order.status == "received", Order.received_at < cutoff)
+            .where(
+                Order.status == "received",
+                Order.received_at < cutoff,
+                or_(Order.case_status.is_(None), Order.case_status == "closed"),
+            )
             .order_by(Order.id)
             .limit(limit)
         )

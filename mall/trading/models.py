@@ -144,6 +144,10 @@ class Order(db.Model):
         Index("ix_orders_user_created", "user_id", "created_at"),
         Index("ix_orders_merchant_status_created", "merchant_id", "status", "created_at"),
         Index("ix_orders_status_created", "status", "created_at"),
+        CheckConstraint("case_status IN ('open', 'disputed', 'closed')", name="case_status"),
+        CheckConstraint("refunded_cents BETWEEN 0 AND total_cents", name="refunded"),
+        Index("ix_orders_case_due", "case_due_at", postgresql_where=text("case_due_at IS NOT NULL")),
+        Index("ix_orders_case_status", "case_status", "updated_at", postgresql_where=text("case_status IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -175,6 +179,14 @@ class Order(db.Model):
     cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancel_request_reason: Mapped[str | None] = mapped_column(String(300))
     reviews_closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # default reviews given
+    # After-sales (the cases live in the store's schema; these keep lists and jobs off the store schemas):
+    # None: never had a case; "open": a case waits for someone; "disputed": one waits for the platform;
+    # "closed": all cases ended. ``case_due_at``: the earliest deadline among its open cases.
+    case_status: Mapped[str | None] = mapped_column(String(10))
+    case_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    refunded_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # A replacement sent for an exchange: the order it replaces goods of (its price is zero).
+    replaces_order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="RESTRICT"))
 
     checkout: Mapped[Checkout] = relationship(back_populates="orders")
     merchant: Mapped[Merchant] = relationship(lazy="joined")
@@ -197,6 +209,9 @@ class OrderLine(TenantModel):
     __table_args__ = (
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("total_cents = unit_price_cents * quantity", name="total"),
+        CheckConstraint(
+            "refunded_cents BETWEEN 0 AND total_cents AND returned_quantity BETWEEN 0 AND quantity", name="after_sales"
+        ),
     )
 
     order_id: Mapped[int] = mapped_column(BigInteger, index=True)  # public.orders (no cross-schema key)
@@ -212,6 +227,8 @@ class OrderLine(TenantModel):
     commission_bp: Mapped[int | None] = mapped_column(Integer)  # frozen when paid
     commission_cents: Mapped[int | None] = mapped_column(BigInteger)
     shipped_quantity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    refunded_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")  # by after-sales
+    returned_quantity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # back in stock
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     @property
@@ -285,3 +302,98 @@ class Review(TenantModel):
     replied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+CASE_KINDS = ("return_refund", "refund_only", "exchange")
+CASE_STATUSES = (
+    "requested",  # waiting for the store
+    "approved",  # the goods are to be sent back (return and refund, exchange)
+    "returning",  # sent back, waiting for the store to receive them
+    "rejected",  # the store refused: the buyer may escalate to the platform
+    "disputed",  # waiting for the platform's decision
+    "refunded",
+    "replaced",
+    "closed",  # withdrawn, refused for good, or the buyer did not send the goods back in time
+)
+OPEN_CASE_STATUSES = ("requested", "approved", "returning", "rejected", "disputed")
+
+
+class AfterSalesCase(TenantModel):
+    """A buyer's after-sales request on some lines of one order (C-14, M-07), in the store's schema.
+
+    ``due_at`` is when the step waiting now ends by itself (see ``mall.trading.after_sales``).
+    """
+
+    __tablename__ = "after_sales_cases"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {CASE_KINDS}", name="kind"),
+        CheckConstraint(f"status IN {CASE_STATUSES}", name="status"),
+        CheckConstraint("requested_cents >= 0 AND refund_cents >= 0", name="amounts"),
+        Index("ix_after_sales_cases_status_updated", "status", "updated_at"),
+    )
+
+    order_id: Mapped[int] = mapped_column(BigInteger, index=True)  # public.orders
+    user_id: Mapped[int] = mapped_column(BigInteger)  # public.users: the buyer
+    kind: Mapped[str] = mapped_column(String(15))
+    status: Mapped[str] = mapped_column(String(10), default="requested", server_default="requested")
+    reason: Mapped[str] = mapped_column(String(30))  # a code of REASONS
+    description: Mapped[str | None] = mapped_column(String(1000))
+    photo_keys: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
+    requested_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")  # what the buyer asks
+    refund_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")  # what was refunded
+    refund_id: Mapped[int | None] = mapped_column(BigInteger)  # public.refunds
+    exchange_sku_id: Mapped[int | None] = mapped_column(BigInteger)  # what the buyer wants instead
+    replacement_order_id: Mapped[int | None] = mapped_column(BigInteger)  # public.orders
+    return_address: Mapped[str | None] = mapped_column(String(300))  # where to send the goods back
+    return_carrier: Mapped[str | None] = mapped_column(String(40))
+    return_tracking: Mapped[str | None] = mapped_column(String(40))
+    returned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    quality_passed: Mapped[bool | None] = mapped_column(Boolean)
+    quality_note: Mapped[str | None] = mapped_column(String(500))
+    store_reason: Mapped[str | None] = mapped_column(String(300))  # why the store refused
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decision: Mapped[str | None] = mapped_column(String(10))  # the platform's: "buyer" | "store"
+    decision_note: Mapped[str | None] = mapped_column(String(1000))
+    decided_by_id: Mapped[int | None] = mapped_column(BigInteger)  # public.users: the operator
+    outcome: Mapped[str | None] = mapped_column(String(20))  # why a closed case closed
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    lines: Mapped[list[AfterSalesLine]] = relationship(order_by="AfterSalesLine.id", cascade="all, delete-orphan")
+    events: Mapped[list[AfterSalesEvent]] = relationship(order_by="AfterSalesEvent.id", cascade="all, delete-orphan")
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_CASE_STATUSES
+
+    @property
+    def needs_goods(self) -> bool:
+        return self.kind in ("return_refund", "exchange")
+
+
+class AfterSalesLine(TenantModel):
+    __tablename__ = "after_sales_lines"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("after_sales_cases.id", ondelete="CASCADE"), index=True)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id", ondelete="RESTRICT"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    refund_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")  # this line's share
+
+
+class AfterSalesEvent(TenantModel):
+    """One step of a case's history, with who took it: the timeline both sides and the platform see.
+    Statements and evidence for an arbitration are events too (``statement``)."""
+
+    __tablename__ = "after_sales_events"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("after_sales_cases.id", ondelete="CASCADE"), index=True)
+    actor: Mapped[str] = mapped_column(String(10))  # buyer | store | platform | system
+    actor_id: Mapped[int | None] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(String(1000))
+    photo_keys: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -58,6 +58,7 @@ BUYER_TABS: dict[str, tuple[str, ...]] = {
     "shipped": ("partially_shipped", "shipped"),
     "done": ("received", "completed"),
     "closed": ("cancelled", "closed"),
+    "after_sales": (),  # orders with an after-sales case (any status)
 }
 TAB_LABELS = {
     "all": L_("All"),
@@ -66,6 +67,7 @@ TAB_LABELS = {
     "shipped": L_("Shipped"),
     "done": L_("Completed"),
     "closed": L_("Closed"),
+    "after_sales": L_("After-sales"),
 }
 
 
@@ -113,6 +115,8 @@ def buyer_orders(user_id: int, tab: str = "all", page: int = 1) -> Page:
     stmt = select(Order).where(Order.user_id == user_id)
     if statuses:
         stmt = stmt.where(Order.status.in_(statuses))
+    elif tab == "after_sales":
+        stmt = stmt.where(Order.case_status.is_not(None))
     result = paged(stmt.order_by(Order.created_at.desc(), Order.id.desc()), page, 10)
     result.items = [row[0] for row in result.items]
     return result
@@ -124,7 +128,11 @@ def buyer_tab_counts(user_id: int) -> dict[str, int]:
             select(Order.status, func.count()).where(Order.user_id == user_id).group_by(Order.status)
         ).all()
     )
-    return {tab: sum(counts.get(s, 0) for s in statuses) for tab, statuses in BUYER_TABS.items() if statuses}
+    result = {tab: sum(counts.get(s, 0) for s in statuses) for tab, statuses in BUYER_TABS.items() if statuses}
+    result["after_sales"] = db.session.scalar(
+        select(func.count()).where(Order.user_id == user_id, Order.case_status.in_(("open", "disputed")))
+    )
+    return result
 
 
 def get_buyer_order(user_id: int, order_id: int) -> Order:

@@ -19,7 +19,7 @@ from mall.identity.models import User
 from mall.ledger.models import JournalEntry
 from mall.merchants.models import Merchant
 from mall.payments.models import Payment, Refund
-from mall.trading import fulfilment
+from mall.trading import after_sales, fulfilment
 from mall.trading.cancellation import cancel_paid_order
 from mall.trading.models import ORDER_STATUSES, Order, order_id_from_number
 from mall.trading.orders import IllegalTransition, cancel_unpaid_order, order_lines, transition
@@ -79,6 +79,7 @@ def order_record(order_id: int) -> dict:
         "payments": payments,
         "refunds": refunds,
         "entries": entries,
+        "cases": after_sales.cases_of_order(order),
     }
 
 

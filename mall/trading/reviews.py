@@ -6,7 +6,6 @@ public row and to the store, and the catalog pages showing them are refreshed.""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -23,7 +22,7 @@ from mall.identity.models import User
 from mall.jobs.core import platform_job
 from mall.merchants.models import Merchant
 from mall.merchants.services import require_staff_permission
-from mall.storage.services import UploadRejected, store_upload
+from mall.storage.services import Photo, UploadRejected, store_upload
 from mall.tenancy import tenant
 from mall.tenancy.binding import require_merchant_id
 from mall.trading.models import Order, OrderLine, Review
@@ -34,12 +33,6 @@ REVIEWABLE = ("received", "completed")
 
 class ReviewError(DomainError):
     pass
-
-
-@dataclass
-class Photo:
-    data: bytes
-    filename: str
 
 
 def _text(value: str | None) -> str | None:

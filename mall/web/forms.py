@@ -26,3 +26,12 @@ def page_number(limit: int = 10_000) -> int:
 
     value = request.args.get("page", "1")
     return int(value) if value.isdigit() and 0 < int(value) <= limit else 1
+
+
+def uploaded_photos(field: str = "photos") -> list:
+    """The photos uploaded in a form's file field (empty file inputs skipped)."""
+    from flask import request
+
+    from mall.storage.services import Photo
+
+    return [Photo(f.read(), f.filename or "") for f in request.files.getlist(field) if f and f.filename]
