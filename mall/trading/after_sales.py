@@ -1024,12 +1024,9 @@ def decide(
         order,
         case,
         L_("The platform decided a dispute"),
-        L_(
-            "Order %(number)s: decided for the %(side)s. %(note)s",
-            number=order.number,
-            side=ACTOR_LABELS["buyer" if for_buyer else "store"],
-            note=note,
-        ),
+        L_("Order %(number)s: the platform decided for the buyer. %(note)s", number=order.number, note=note)
+        if for_buyer
+        else L_("Order %(number)s: the platform decided for the store. %(note)s", number=order.number, note=note),
     )
     return case
 
