@@ -105,7 +105,8 @@ def _decorate(owner, slug: str) -> None:
 
 def _demo_orders(buyer, owner) -> None:
     """The buyer's address and orders in several states (paid through the sandbox, shipped,
-    received, completed; one awaiting payment), so every order page and the ledger have data."""
+    received, completed; one awaiting payment) and two after-sales cases, so every order page,
+    the after-sales pages and the ledger have data."""
     from flask import current_app
 
     from mall.merchants import settings
@@ -156,6 +157,24 @@ def _demo_orders(buyer, owner) -> None:
                 fulfilment.confirm_receipt(buyer.id, order.id)
             if step >= 3:
                 fulfilment.complete(order)
+            if step in (1, 2):
+                _demo_case(buyer, owner, order, step)
+
+
+def _demo_case(buyer, owner, order, step: int) -> None:
+    """After-sales: a return waiting for the store (shipped order), a partial refund given (received)."""
+    from mall.trading import after_sales
+    from mall.trading.orders import order_lines
+
+    line = order_lines(order)[0]
+    if step == 1:
+        after_sales.request_case(buyer.id, order.id, "return_refund", {line.id: 1}, "size", "尺码偏小，想退货。")
+        return
+    case = after_sales.request_case(
+        buyer.id, order.id, "refund_only", {line.id: 1}, "damaged", "外包装有压痕，商品可用。", amount="5"
+    )
+    with tenant(order.merchant_id):
+        after_sales.approve(owner, case.id)
 
 
 def load_demo() -> dict:

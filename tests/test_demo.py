@@ -40,5 +40,10 @@ def test_the_demo_buyer_has_orders_in_every_state_and_the_ledger_holds(app, db):
     load_demo()  # no second set of orders
     statuses = sorted(db.session.scalars(select(Order.status)))
     assert statuses == ["awaiting_payment", "completed", "paid", "received", "shipped"]
+    assert sorted(db.session.scalars(select(Order.case_status).where(Order.case_status.is_not(None)))) == [
+        "closed",
+        "open",
+    ]  # a return waiting for the store, a partial refund given
+    assert db.session.scalar(select(func.sum(Order.refunded_cents))) == 500
     result = check_ledger()
-    assert result.ok and result.entries == 5
+    assert result.ok and result.entries == 6  # four payments, one completion, one refund

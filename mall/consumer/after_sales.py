@@ -13,7 +13,7 @@ from mall.extensions import db
 from mall.i18n import _
 from mall.trading import after_sales
 from mall.trading import orders as order_service
-from mall.web.forms import uploaded_photos
+from mall.web.forms import run_step, uploaded_photos
 
 
 def _quantities() -> dict[int, int]:
@@ -102,13 +102,5 @@ def after_sales_action(order_id: int, case_id: int, action: str):
     }
     if action not in steps:
         return redirect(url_for("consumer.after_sales_case", order_id=order_id, case_id=case_id))
-    step, message = steps[action]
-    try:
-        step()
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-    else:
-        db.session.commit()
-        flash(message, "success")
+    run_step(*steps[action])
     return redirect(url_for("consumer.after_sales_case", order_id=order_id, case_id=case_id))

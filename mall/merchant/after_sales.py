@@ -5,17 +5,15 @@ with the quality check, and statements with evidence while the platform decides.
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from flask_login import current_user
 
-from mall.errors import DomainError
-from mall.extensions import db
 from mall.i18n import _
 from mall.merchant.access import require
 from mall.merchant.views import blueprint
 from mall.trading import after_sales
 from mall.trading.orders import order_lines
-from mall.web.forms import page_number, uploaded_photos
+from mall.web.forms import page_number, run_step, uploaded_photos
 
 
 @blueprint.get("/after-sales")
@@ -72,13 +70,5 @@ def after_sales_action(case_id: int, action: str):
         ),
     }
     if action in steps:
-        step, message = steps[action]
-        try:
-            step()
-        except DomainError as error:
-            db.session.rollback()
-            flash(error.message, "error")
-        else:
-            db.session.commit()
-            flash(message, "success")
+        run_step(*steps[action])
     return redirect(url_for("merchant.after_sales_case", case_id=case_id))

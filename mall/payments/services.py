@@ -301,5 +301,6 @@ def refund_order(order: Order, amount_cents: int, reason: str, *, commission_cen
     postings.append((REFUNDS_DUE, -amount_cents))
     row = refund(payment, amount_cents, reason, order)
     row.commission_cents = commission_cents
+    order.refunded_cents += amount_cents
     post("refund_owed", f"refund:{row.id}", postings, idempotency_key=f"refund:{row.id}:owed")
     return row

@@ -4,19 +4,17 @@ decision. Rules in ``mall.trading.after_sales``."""
 
 from __future__ import annotations
 
-from flask import flash, redirect, request, url_for
+from flask import redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from mall.errors import DomainError
-from mall.extensions import db
 from mall.i18n import _
 from mall.identity.access import has_operator_permission
 from mall.platform.views import Secured
 from mall.trading import after_sales
 from mall.trading.orders import order_lines, status_label
-from mall.web.forms import page_number
+from mall.web.forms import page_number, run_step
 
 
 class DisputesView(Secured, BaseView):
@@ -52,19 +50,15 @@ class DisputesView(Secured, BaseView):
     def decide(self, order_id: int, case_id: int):
         form = FlaskForm()
         if form.validate_on_submit():
-            try:
-                after_sales.decide(
+            run_step(
+                lambda: after_sales.decide(
                     current_user,
                     order_id,
                     case_id,
                     request.form.get("decision") == "buyer",
                     request.form.get("note"),
                     request.form.get("amount"),
-                )
-            except DomainError as error:
-                db.session.rollback()
-                flash(error.message, "error")
-            else:
-                db.session.commit()
-                flash(_("Decision recorded. Both sides have been told."), "success")
+                ),
+                _("Decision recorded. Both sides have been told."),
+            )
         return redirect(url_for(".detail", order_id=order_id, case_id=case_id))

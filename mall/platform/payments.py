@@ -3,17 +3,16 @@ receipt), and refunds of bank transfers to pay back by hand. Rules in ``mall.pay
 
 from __future__ import annotations
 
-from flask import flash, redirect, request, url_for
+from flask import redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from mall.errors import DomainError
-from mall.extensions import db
 from mall.i18n import _
 from mall.identity.access import has_operator_permission
 from mall.payments import bank_transfer
 from mall.platform.views import Secured
+from mall.web.forms import run_step
 
 
 class PaymentDeskView(Secured, BaseView):
@@ -31,14 +30,7 @@ class PaymentDeskView(Secured, BaseView):
 
     def _act(self, action, message: str):
         if FlaskForm().validate_on_submit():
-            try:
-                action()
-            except DomainError as error:
-                db.session.rollback()
-                flash(error.message, "error")
-            else:
-                db.session.commit()
-                flash(message, "success")
+            run_step(action, message)
         return redirect(url_for(".index"))
 
     @expose("/transfers/<int:payment_id>/confirm", methods=["POST"])

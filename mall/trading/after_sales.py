@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -242,12 +243,17 @@ def refundable(
     return Refundable(caps, shipping)
 
 
-def _pay_refund(order: Order, case: AfterSalesCase, amount: int, reason: str) -> None:
-    """Refund ``amount`` for ``case``: split over its lines (and shipping), each line's commission
-    share given back, the refund sent through the provider (bound store, order row locked)."""
+def _pay_refund(order: Order, case: AfterSalesCase, amount: int | None, reason: str) -> None:
+    """Refund ``amount`` for ``case`` (None: what the buyer asked, or what is left if less): split
+    over its lines (and shipping), each line's commission share given back, the refund sent through
+    the provider (bound store, order row locked). Nothing left to refund refunds nothing."""
     lines = list(db.session.scalars(select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.id)))
     wanted = {cl.order_line_id: cl.quantity for cl in case.lines}
     caps = refundable(order, lines, wanted, case.kind, case.id)
+    if amount is None:
+        amount = min(case.requested_cents, caps.total)
+        if amount <= 0:
+            return
     if amount <= 0 or amount > caps.total:
         raise AfterSalesError(
             _("The refund must be more than zero and at most ¥%(max)s.", max=format_cents(caps.total)), field="amount"
@@ -268,7 +274,6 @@ def _pay_refund(order: Order, case: AfterSalesCase, amount: int, reason: str) ->
             if case_line.order_line_id == line_id:
                 case_line.refund_cents += share
     db.session.flush()
-    order.refunded_cents += amount
     refund = refund_order(order, amount, reason[:300], commission_cents=commission)
     case.refund_cents += amount
     case.refund_id = refund.id
@@ -503,7 +508,8 @@ def request_case(
             requested = 0
             line = by_id[next(iter(wanted))]
             sku_id = int(exchange_sku_id or line.sku_id)
-            if db.session.scalar(select(Sku.id).where(Sku.id == sku_id, Sku.product_id == line.product_id)) is None:
+            same_product = select(Sku.id).where(Sku.id == sku_id, Sku.product_id == line.product_id, Sku.is_active)
+            if db.session.scalar(same_product) is None:
                 raise AfterSalesError(_("Choose a specification of the same product."), field="exchange_sku")
         else:
             sku_id = None
@@ -701,19 +707,15 @@ def _approve(
     """Approve (bound store, rows locked): a refund-only request is refunded now; goods to come back
     get the return address and the buyer's deadline."""
     if case.kind == "refund_only":
-        _pay_refund(order, case, amount if amount is not None else case.requested_cents, f"after-sales {case.id}")
-        _set(case, "refunded")
         _event(case, actor, "approved", note, actor_id)
-        _event(case, actor, "refunded", format_cents(case.refund_cents), actor_id)
-        _tell_buyer(
+        _refund_case(
             order,
             case,
+            actor,
+            actor_id,
+            amount,
             L_("Refund on its way"),
-            L_(
-                "Your request on order %(number)s was approved: ¥%(amount)s is being refunded.",
-                number=order.number,
-                amount=format_cents(case.refund_cents),
-            ),
+            lambda **v: L_("Your request on order %(number)s was approved: ¥%(amount)s is being refunded.", **v),
         )
         return
     if amount is not None:
@@ -818,19 +820,32 @@ def _settle_returned(order: Order, case: AfterSalesCase, actor: str, actor_id: i
             ),
         )
         return
-    _pay_refund(order, case, amount if amount is not None else case.requested_cents, f"after-sales {case.id}")
-    _set(case, "refunded")
-    _event(case, actor, "refunded", format_cents(case.refund_cents), actor_id)
-    _tell_buyer(
+    _refund_case(
         order,
         case,
+        actor,
+        actor_id,
+        amount,
         L_("Refund on its way"),
-        L_(
-            "The store received your return on order %(number)s: ¥%(amount)s is being refunded.",
-            number=order.number,
-            amount=format_cents(case.refund_cents),
-        ),
+        lambda **v: L_("The store received your return on order %(number)s: ¥%(amount)s is being refunded.", **v),
     )
+
+
+def _refund_case(
+    order: Order,
+    case: AfterSalesCase,
+    actor: str,
+    actor_id: int | None,
+    amount: int | None,
+    subject: object,
+    body: Callable[..., object],
+) -> None:
+    """Refund the case (see ``_pay_refund``), close it as refunded and tell the buyer: ``body`` makes
+    the message from ``number`` and ``amount`` (a lazy string, rendered in the buyer's language)."""
+    _pay_refund(order, case, amount, f"after-sales {case.id}" + (" (platform)" if actor == "platform" else ""))
+    _set(case, "refunded")
+    _event(case, actor, "refunded", format_cents(case.refund_cents), actor_id)
+    _tell_buyer(order, case, subject, body(number=order.number, amount=format_cents(case.refund_cents)))
 
 
 def receive(
@@ -977,6 +992,11 @@ def decide(
         case = _case_in(order, case_id)
         if case.status != "disputed":
             raise _not_now()
+        if for_buyer and cents is not None and case.kind != "exchange" and not 0 < cents <= _caps(order, case):
+            raise AfterSalesError(
+                _("The refund must be more than zero and at most ¥%(max)s.", max=format_cents(_caps(order, case))),
+                field="amount",
+            )
         case.decision, case.decision_note, case.decided_by_id = ("buyer" if for_buyer else "store"), note, actor.id
         _event(case, "platform", "decided", note, actor.id)
         if not for_buyer:
@@ -992,21 +1012,15 @@ def decide(
             if case.kind == "exchange":
                 _settle_returned(order, case, "platform", actor.id, None)
             else:
-                _pay_refund(
+                _refund_case(
                     order,
                     case,
-                    cents if cents is not None else case.requested_cents,
-                    f"after-sales {case.id} (platform)",
-                )
-                _set(case, "refunded")
-                _event(case, "platform", "refunded", format_cents(case.refund_cents), actor.id)
-                _tell_buyer(
-                    order,
-                    case,
+                    "platform",
+                    actor.id,
+                    cents,
                     L_("The platform decided your dispute"),
-                    L_(
-                        "The platform decided for you: ¥%(amount)s is being refunded.",
-                        amount=format_cents(case.refund_cents),
+                    lambda **v: L_(
+                        "The platform decided for you on order %(number)s: ¥%(amount)s is being refunded.", **v
                     ),
                 )
         else:

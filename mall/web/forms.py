@@ -35,3 +35,19 @@ def uploaded_photos(field: str = "photos") -> list:
     from mall.storage.services import Photo
 
     return [Photo(f.read(), f.filename or "") for f in request.files.getlist(field) if f and f.filename]
+
+
+def run_step(step, message: str) -> bool:
+    """Run one service call as the request's transaction: commit and flash ``message``, or roll back
+    and flash the refusal's message. Returns whether it went through."""
+    from mall.extensions import db
+
+    try:
+        step()
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return False
+    db.session.commit()
+    flash(message, "success")
+    return True

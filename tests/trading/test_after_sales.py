@@ -365,14 +365,15 @@ def test_each_step_is_told_to_the_other_side(app, db, make_user, mall):
     work(app)
     db.session.execute(SiteMessage.__table__.delete())
     line = lines_of(mall.tea_house, order)["Green tea"]
+    owner = owner_of(mall.tea_house)
+    owner.locale, user.locale = "en", "zh_Hans_CN"
     case = after_sales.request_case(user.id, order.id, "refund_only", {line.id: 1}, "damaged")
     in_store(mall.tea_house, after_sales.reject, case.id, "Photo shows no damage")
     db.session.commit()
     work(app)
     messages = {(m.user_id, m.subject) for m in db.session.scalars(select(SiteMessage))}
-    owner = owner_of(mall.tea_house)
-    assert (owner.id, f"After-sales request on order {order.number}") in messages
-    assert (user.id, "After-sales request refused") in messages
+    assert (owner.id, f"After-sales request on order {order.number}") in messages  # each in their language
+    assert (user.id, "售后申请被拒绝") in messages
 
 
 def test_an_exchange_can_reuse_the_returned_unit(app, db, make_user, mall):
@@ -390,3 +391,30 @@ def test_an_exchange_can_reuse_the_returned_unit(app, db, make_user, mall):
     # the returned unit goes back to stock first, so the replacement can take it
     in_store(mall.tea_house, after_sales.receive, case.id, True)
     assert case.status == "replaced" and stock(mall.tea_house, mall.black) == 0
+
+
+def test_a_request_is_refunded_what_is_left_when_another_took_the_shipping(app, db, make_user, mall):
+    user = shopper(make_user)
+    order = shipped_order(app, db, mall, user, (mall.green, 1), (mall.black, 1))  # ¥84 + ¥10 shipping
+    lines = lines_of(mall.tea_house, order)
+    black = after_sales.request_case(user.id, order.id, "refund_only", {lines["Black tea"].id: 1}, "other")
+    green = after_sales.request_case(user.id, order.id, "refund_only", {lines["Green tea"].id: 1}, "other")
+    assert (black.requested_cents, green.requested_cents) == (4500, 4900)  # the second takes all that is left
+    in_store(mall.tea_house, after_sales.approve, black.id, amount="55")  # the store refunds shipping with it
+    with tenant(mall.tea_house.id):
+        after_sales._expire(order, green)  # the store stays silent on the other: approved automatically
+    assert (green.status, green.refund_cents) == ("refunded", 3900)
+    assert order.refunded_cents == order.total_cents == 9400 and check_ledger().ok
+
+
+def test_the_platform_cannot_refund_more_than_is_left(app, db, make_user, mall):
+    user = shopper(make_user)
+    order = shipped_order(app, db, mall, user, (mall.green, 2))
+    line = lines_of(mall.tea_house, order)["Green tea"]
+    case = after_sales.request_case(user.id, order.id, "refund_only", {line.id: 1}, "damaged")
+    in_store(mall.tea_house, after_sales.reject, case.id, "No damage")
+    after_sales.escalate(user.id, order.id, case.id, "It is damaged")
+    judge = make_user(operator_role="operator")
+    with pytest.raises(after_sales.AfterSalesError, match=r"at most ¥39\.00"):
+        after_sales.decide(judge, order.id, case.id, True, "Damaged", amount="40")
+    assert case.status == "disputed" and order.refunded_cents == 0
