@@ -243,6 +243,13 @@ def refundable(
     return Refundable(caps, shipping)
 
 
+def _check_amount(cents: int, most: int) -> None:
+    if not 0 < cents <= most:
+        raise AfterSalesError(
+            _("The refund must be more than zero and at most ¥%(max)s.", max=format_cents(most)), field="amount"
+        )
+
+
 def _pay_refund(order: Order, case: AfterSalesCase, amount: int | None, reason: str) -> None:
     """Refund ``amount`` for ``case`` (None: what the buyer asked, or what is left if less): split
     over its lines (and shipping), each line's commission share given back, the refund sent through
@@ -254,10 +261,7 @@ def _pay_refund(order: Order, case: AfterSalesCase, amount: int | None, reason: 
         amount = min(case.requested_cents, caps.total)
         if amount <= 0:
             return
-    if amount <= 0 or amount > caps.total:
-        raise AfterSalesError(
-            _("The refund must be more than zero and at most ¥%(max)s.", max=format_cents(caps.total)), field="amount"
-        )
+    _check_amount(amount, caps.total)
     paid, _shipping = paid_for_lines(order, lines)
     keys = list(caps.lines)
     shares = allocate(amount, [caps.lines[k] for k in keys] + [caps.shipping])
@@ -516,11 +520,7 @@ def request_case(
             if caps.total <= 0:
                 raise AfterSalesError(_("Nothing is left to refund for these items."), field="lines")
             requested = caps.total if not (amount or "").strip() else parse_yuan(amount, field="amount")
-            if not 0 < requested <= caps.total:
-                raise AfterSalesError(
-                    _("The refund must be more than zero and at most ¥%(max)s.", max=format_cents(caps.total)),
-                    field="amount",
-                )
+            _check_amount(requested, caps.total)
         keys = _store_photos(photos, user_id, order.merchant_id)
         case = AfterSalesCase(
             order_id=order.id,
@@ -749,11 +749,7 @@ def approve(actor: User, case_id: int, amount: str | None = None, return_address
     if case.status != "requested":
         raise _not_now()
     if cents is not None and case.kind != "exchange":
-        caps = _caps(order, case)
-        if not 0 < cents <= caps:
-            raise AfterSalesError(
-                _("The refund must be more than zero and at most ¥%(max)s.", max=format_cents(caps)), field="amount"
-            )
+        _check_amount(cents, _caps(order, case))
     _approve(order, case, "store", actor.id, cents, address)
     _sync_order(order)
     record_audit(
@@ -992,11 +988,8 @@ def decide(
         case = _case_in(order, case_id)
         if case.status != "disputed":
             raise _not_now()
-        if for_buyer and cents is not None and case.kind != "exchange" and not 0 < cents <= _caps(order, case):
-            raise AfterSalesError(
-                _("The refund must be more than zero and at most ¥%(max)s.", max=format_cents(_caps(order, case))),
-                field="amount",
-            )
+        if for_buyer and cents is not None and case.kind != "exchange":
+            _check_amount(cents, _caps(order, case))
         case.decision, case.decision_note, case.decided_by_id = ("buyer" if for_buyer else "store"), note, actor.id
         _event(case, "platform", "decided", note, actor.id)
         if not for_buyer:
