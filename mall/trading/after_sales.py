@@ -1064,6 +1064,12 @@ def _expire(order: Order, case: AfterSalesCase) -> None:
     elif case.status == "rejected":
         _set(case, "closed", outcome="refused")
         _event(case, "system", "closed", str(OUTCOME_LABELS["refused"]))
+        _tell_buyer(
+            order,
+            case,
+            L_("After-sales request closed"),
+            L_("The request on order %(number)s was not taken to the platform in time.", number=order.number),
+        )
 
 
 @platform_job(queue="default")
