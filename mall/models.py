@@ -26,6 +26,7 @@ from mall.catalog.models import (
 )
 from mall.decoration.models import DecorationDraft, DecorationVersion
 from mall.favorites.models import StoreFollow
+from mall.finance.models import CommissionRule
 from mall.identity.models import OperatorRole, OperatorRoleAssignment, User
 from mall.ledger.models import JournalEntry, JournalLine, LedgerAccount
 from mall.mail.models import OutboxMessage
@@ -70,6 +71,7 @@ __all__ = [
     "CategoryAttribute",
     "CategorySpec",
     "Checkout",
+    "CommissionRule",
     "DecorationDraft",
     "DecorationVersion",
     "FavoriteFolder",

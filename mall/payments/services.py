@@ -24,9 +24,9 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from mall.catalog.money import format_cents
-from mall.catalog.taxonomy import effective_commission_bp
 from mall.errors import DomainError, NotFound
 from mall.extensions import db
+from mall.finance import commission as commission_rules
 from mall.i18n import L_, _
 from mall.ledger.services import merchant_account, platform_account, post
 from mall.merchants.services import staff_with_permission
@@ -34,7 +34,7 @@ from mall.notifications.services import notify
 from mall.payments.models import Payment, PaymentEvent, Refund
 from mall.payments.providers import BadSignature, Notification, get_provider
 from mall.tenancy import tenant
-from mall.trading.models import Checkout, Order, OrderLine
+from mall.trading.models import Checkout, Order
 from mall.trading.orders import transition
 from mall.web.urls import external_url
 
@@ -189,7 +189,7 @@ def capture(payment: Payment, amount_cents: int) -> str:
             continue
         if allocated + order.total_cents > amount_cents:
             break
-        commission = _freeze_commission(order)
+        commission = commission_rules.freeze(order)
         transition(order, "paid")
         if order.delivery == "pickup":
             order.pickup_code = f"{secrets.randbelow(10**6):06d}"
@@ -208,18 +208,6 @@ def capture(payment: Payment, amount_cents: int) -> str:
         refund(payment, unallocated, "paid for orders that were no longer awaiting payment")
     _tell_paid(checkout, paid)
     return f"captured: {len(paid)} orders paid" + (f", {unallocated} cents refunded" if unallocated else "")
-
-
-def _freeze_commission(order: Order) -> int:
-    """Fix each line's commission rate and amount now (half up to the cent); returns the order's total."""
-    total = 0
-    with tenant(order.merchant_id):
-        for line in db.session.scalars(select(OrderLine).where(OrderLine.order_id == order.id)):
-            line.commission_bp = effective_commission_bp(line.category_id)
-            line.commission_cents = (line.total_cents * line.commission_bp + 5000) // 10000
-            total += line.commission_cents
-        db.session.flush()
-    return total
 
 
 def refund(payment: Payment, amount_cents: int, reason: str, order: Order | None = None) -> Refund:
