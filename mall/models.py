@@ -26,7 +26,14 @@ from mall.catalog.models import (
 )
 from mall.decoration.models import DecorationDraft, DecorationVersion
 from mall.favorites.models import StoreFollow
-from mall.finance.models import CommissionRule
+from mall.finance.models import (
+    CommissionRule,
+    SandboxPayout,
+    SettlementRun,
+    Statement,
+    StatementLine,
+    Withdrawal,
+)
 from mall.identity.models import OperatorRole, OperatorRoleAssignment, User
 from mall.ledger.models import JournalEntry, JournalLine, LedgerAccount
 from mall.mail.models import OutboxMessage
@@ -98,8 +105,10 @@ __all__ = [
     "Refund",
     "RestockRequest",
     "Review",
+    "SandboxPayout",
     "SandboxTransaction",
     "SearchTerm",
+    "SettlementRun",
     "Shipment",
     "ShipmentLine",
     "SiteMessage",
@@ -108,6 +117,8 @@ __all__ = [
     "StaffInvitation",
     "StaffMember",
     "StaffRole",
+    "Statement",
+    "StatementLine",
     "StockMovement",
     "Stocktake",
     "StocktakeLine",
@@ -121,4 +132,5 @@ __all__ = [
     "TenantSchema",
     "TrackingEvent",
     "User",
+    "Withdrawal",
 ]

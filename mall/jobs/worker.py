@@ -28,6 +28,8 @@ def periodic_jobs() -> list[tuple[str, dict]]:
         ("mall.trading.fulfilment.complete_due_orders", {"interval": 3600}),
         ("mall.trading.reviews.give_default_reviews", {"interval": 3600}),
         ("mall.trading.after_sales.run_due_cases", {"interval": 900}),
+        ("mall.finance.settlement.settle_due", {"interval": 3600}),
+        ("mall.finance.settlement.confirm_due_statements", {"interval": 3600}),
     ]
 
 

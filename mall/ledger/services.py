@@ -14,8 +14,14 @@ Chart of accounts (signed cents, debit positive):
 - ``platform:discount_expense`` (expense): discounts the platform funds;
 - ``platform:refunds_due`` (liability): paid money that belongs to no live order, owed back to the buyer;
 - ``platform:bank`` (asset): the mall's bank account (payouts, deposits);
+- ``platform:payout_fees`` (revenue): withdrawal fees;
+- ``platform:merchant_adjustments`` (expense): finance's manual credits to stores, less deductions;
 - ``merchant:<id>:pending`` (liability): owed to the merchant for paid orders, not yet settleable;
-- ``merchant:<id>:available`` (liability): settleable, may be withdrawn;
+- ``merchant:<id>:available`` (liability): settleable (completed orders past their after-sales
+  window, refunds and adjustments after completion), waiting for a settlement statement;
+- ``merchant:<id>:balance`` (liability): settled by a confirmed statement, may be withdrawn; a
+  debit balance means the merchant owes the mall, netted against its next statements;
+- ``merchant:<id>:withdrawing`` (liability): held for withdrawals being reviewed or paid out;
 - ``merchant:<id>:deposit`` (liability): the store deposit held by the mall.
 """
 
@@ -39,8 +45,16 @@ PLATFORM_ACCOUNTS = {
     "discount_expense": "expense",
     "refunds_due": "liability",
     "bank": "asset",
+    "payout_fees": "revenue",
+    "merchant_adjustments": "expense",
 }
-MERCHANT_ACCOUNTS = {"pending": "liability", "available": "liability", "deposit": "liability"}
+MERCHANT_ACCOUNTS = {
+    "pending": "liability",
+    "available": "liability",
+    "balance": "liability",
+    "withdrawing": "liability",
+    "deposit": "liability",
+}
 
 
 class LedgerError(Exception):
