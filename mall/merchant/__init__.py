@@ -4,6 +4,7 @@
 from mall.merchant import (  # noqa: F401
     after_sales,  # returns, refunds, exchanges, disputes
     decoration,  # shop decoration
+    finance,  # balances, statements, withdrawals
     inventory,  # stock, stocktaking, restock requests, import/export
     invitations,  # staff invitations
     orders,  # orders and fulfilment

@@ -3,6 +3,8 @@ Rules in ``mall.finance``."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import flash, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_login import current_user
@@ -10,11 +12,12 @@ from flask_wtf import FlaskForm
 
 from mall.errors import DomainError
 from mall.extensions import db
-from mall.finance import commission
+from mall.finance import adjustments, commission, settlement, withdrawals
 from mall.i18n import _
 from mall.identity.access import has_operator_permission
 from mall.platform.views import Secured
-from mall.web.forms import run_step
+from mall.trading.models import order_id_from_number
+from mall.web.forms import page_number, run_step
 
 
 def _rule_form() -> commission.RuleForm:
@@ -61,4 +64,113 @@ class CommissionView(Secured, BaseView):
     def end(self, rule_id: int):
         if FlaskForm().validate_on_submit():
             run_step(lambda: commission.end_rule(current_user, rule_id), _("Rule ended. Paid orders keep theirs."))
+        return redirect(url_for(".index"))
+
+
+class SettlementView(Secured, BaseView):
+    """Settlement runs and every store's statements; refunds after completion and adjustments."""
+
+    permission = "finance.view"
+
+    @expose("/")
+    def index(self):
+        status = request.args.get("status")
+        return self.render(
+            "platform/finance/statements.html",
+            page=settlement.all_statements(status, page_number()),
+            status=status,
+            statuses=settlement.STATUS_LABELS,
+            status_label=settlement.status_label,
+            can_manage=has_operator_permission(current_user, "finance.manage"),
+            form=FlaskForm(),
+        )
+
+    @expose("/run", methods=["POST"])
+    def run(self):
+        if FlaskForm().validate_on_submit():
+            try:
+                done = settlement.run_settlement(current_user, cutoff=datetime.now(UTC))
+            except DomainError as error:
+                db.session.rollback()
+                flash(error.message, "error")
+            else:
+                db.session.commit()
+                if done is None:
+                    flash(_("Nothing to settle."), "info")
+                else:
+                    flash(_("%(n)d statements written.", n=done.statement_count), "success")
+        return redirect(url_for(".index"))
+
+    @expose("/<int:statement_id>")
+    def detail(self, statement_id: int):
+        statement = settlement.any_statement(statement_id)
+        return self.render(
+            "platform/finance/statement.html",
+            statement=statement,
+            lines=settlement.statement_lines(statement),
+            status_label=settlement.status_label,
+            kind_label=settlement.kind_label,
+        )
+
+    @expose("/adjust", methods=["POST"])
+    def adjust(self):
+        if FlaskForm().validate_on_submit():
+            form = request.form
+            run_step(
+                lambda: adjustments.adjust(
+                    current_user,
+                    form.get("merchant_id", type=int) or 0,
+                    form.get("amount", ""),
+                    form.get("direction", ""),
+                    form.get("reason"),
+                ),
+                _("Adjustment posted: it is on the store's next statement."),
+            )
+        return redirect(url_for(".index"))
+
+    @expose("/refund", methods=["POST"])
+    def refund(self):
+        if FlaskForm().validate_on_submit():
+            form = request.form
+            order_id = order_id_from_number(form.get("order", "")) or 0
+            run_step(
+                lambda: adjustments.refund_completed_order(
+                    current_user, order_id, form.get("amount", ""), form.get("reason")
+                ),
+                _("Refund sent; the store's share comes off its next statement."),
+            )
+        return redirect(url_for(".index"))
+
+
+class WithdrawalsView(Secured, BaseView):
+    """Stores' withdrawal requests: review, approve (paid out) or reject with a reason."""
+
+    permission = "finance.view"
+
+    @expose("/")
+    def index(self):
+        status = request.args.get("status", "requested")
+        return self.render(
+            "platform/finance/withdrawals.html",
+            page=withdrawals.all_withdrawals(status if status != "all" else None, page_number()),
+            status=status,
+            statuses=withdrawals.STATUS_LABELS,
+            status_label=withdrawals.status_label,
+            can_manage=has_operator_permission(current_user, "finance.manage"),
+            form=FlaskForm(),
+        )
+
+    @expose("/<int:withdrawal_id>/<action>", methods=["POST"])
+    def decide(self, withdrawal_id: int, action: str):
+        if FlaskForm().validate_on_submit():
+            if action == "approve":
+                run_step(
+                    lambda: withdrawals.approve_withdrawal(current_user, withdrawal_id),
+                    _("Approved: the payout is on its way."),
+                )
+            elif action == "reject":
+                run_step(
+                    lambda: withdrawals.reject_withdrawal(current_user, withdrawal_id, request.form.get("reason")),
+                    _("Rejected: the money is back in the store's balance."),
+                )
         return redirect(url_for(".index"))
