@@ -16,6 +16,7 @@ Chart of accounts (signed cents, debit positive):
 - ``platform:bank`` (asset): the mall's bank account (payouts, deposits);
 - ``platform:payout_fees`` (revenue): withdrawal fees;
 - ``platform:merchant_adjustments`` (expense): finance's manual credits to stores, less deductions;
+- ``platform:penalties`` (revenue): deductions from store deposits;
 - ``merchant:<id>:pending`` (liability): owed to the merchant for paid orders, not yet settleable;
 - ``merchant:<id>:available`` (liability): settleable (completed orders past their after-sales
   window, refunds and adjustments after completion), waiting for a settlement statement;
@@ -47,6 +48,7 @@ PLATFORM_ACCOUNTS = {
     "bank": "asset",
     "payout_fees": "revenue",
     "merchant_adjustments": "expense",
+    "penalties": "revenue",
 }
 MERCHANT_ACCOUNTS = {
     "pending": "liability",

@@ -12,7 +12,7 @@ from flask_wtf import FlaskForm
 
 from mall.errors import DomainError
 from mall.extensions import db
-from mall.finance import adjustments, commission, settlement, withdrawals
+from mall.finance import adjustments, commission, deposits, settlement, withdrawals
 from mall.i18n import _
 from mall.identity.access import has_operator_permission
 from mall.platform.views import Secured
@@ -173,4 +173,37 @@ class WithdrawalsView(Secured, BaseView):
                     lambda: withdrawals.reject_withdrawal(current_user, withdrawal_id, request.form.get("reason")),
                     _("Rejected: the money is back in the store's balance."),
                 )
+        return redirect(url_for(".index"))
+
+
+class DepositsView(Secured, BaseView):
+    """Store deposits: what each holds and owes; record a payment, deduct a penalty, refund."""
+
+    permission = "finance.view"
+
+    @expose("/")
+    def index(self):
+        return self.render(
+            "platform/finance/deposits.html",
+            rows=deposits.deposits_overview(),
+            can_manage=has_operator_permission(current_user, "finance.manage"),
+            form=FlaskForm(),
+        )
+
+    @expose("/<int:merchant_id>/<action>", methods=["POST"])
+    def act(self, merchant_id: int, action: str):
+        form = request.form
+        steps = {
+            "paid": (
+                lambda: deposits.record_payment(current_user, merchant_id, form.get("amount"), form.get("reason")),
+                _("Deposit payment recorded."),
+            ),
+            "deduct": (
+                lambda: deposits.deduct(current_user, merchant_id, form.get("amount"), form.get("reason")),
+                _("Deducted from the deposit. The store has been told."),
+            ),
+            "refund": (lambda: deposits.refund(current_user, merchant_id), _("Deposit refunded.")),
+        }
+        if FlaskForm().validate_on_submit() and action in steps:
+            run_step(*steps[action])
         return redirect(url_for(".index"))
