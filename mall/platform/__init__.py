@@ -59,13 +59,14 @@ def init_platform(app) -> Admin:
 
     admin.add_view(OrdersView(name=L_("Orders"), endpoint="platform_orders", category=L_("Trading")))
     from mall.platform.disputes import DisputesView
-    from mall.platform.finance import CommissionView, DepositsView, SettlementView, WithdrawalsView
+    from mall.platform.finance import CommissionView, DepositsView, ReportsView, SettlementView, WithdrawalsView
 
     admin.add_view(DisputesView(name=L_("Disputes"), endpoint="platform_disputes", category=L_("Trading")))
     admin.add_view(CommissionView(name=L_("Commission"), endpoint="platform_commission", category=L_("Finance")))
     admin.add_view(SettlementView(name=L_("Settlement"), endpoint="platform_settlement", category=L_("Finance")))
     admin.add_view(WithdrawalsView(name=L_("Withdrawals"), endpoint="platform_withdrawals", category=L_("Finance")))
     admin.add_view(DepositsView(name=L_("Deposits"), endpoint="platform_deposits", category=L_("Finance")))
+    admin.add_view(ReportsView(name=L_("Reports"), endpoint="platform_finance_reports", category=L_("Finance")))
     from mall.platform.payments import PaymentDeskView
 
     admin.add_view(PaymentDeskView(name=L_("Payment desk"), endpoint="platform_payments", category=L_("Trading")))

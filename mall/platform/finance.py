@@ -3,17 +3,18 @@ Rules in ``mall.finance``."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from flask import flash, redirect, request, url_for
+from flask import Response, flash, redirect, request, url_for
 from flask_admin import BaseView, expose
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from mall.errors import DomainError
+from mall.exports import csv_bytes
 from mall.extensions import db
-from mall.finance import adjustments, commission, deposits, settlement, withdrawals
-from mall.i18n import _
+from mall.finance import adjustments, commission, deposits, reconciliation, reports, settlement, withdrawals
+from mall.i18n import L_, _
 from mall.identity.access import has_operator_permission
 from mall.platform.views import Secured
 from mall.trading.models import order_id_from_number
@@ -207,3 +208,63 @@ class DepositsView(Secured, BaseView):
         if FlaskForm().validate_on_submit() and action in steps:
             run_step(*steps[action])
         return redirect(url_for(".index"))
+
+
+def _period() -> tuple[datetime, datetime, str, str]:
+    """The report's period from ``?start=&end=`` (dates, end inclusive); the last 30 days by default."""
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    try:
+        start = datetime.fromisoformat(request.args.get("start", "")).replace(tzinfo=UTC)
+    except ValueError:
+        start = today - timedelta(days=29)
+    try:
+        end = datetime.fromisoformat(request.args.get("end", "")).replace(tzinfo=UTC)
+    except ValueError:
+        end = today
+    if end < start:
+        start, end = end, start
+    return start, end + timedelta(days=1), f"{start:%Y-%m-%d}", f"{end:%Y-%m-%d}"
+
+
+class ReportsView(Secured, BaseView):
+    """Finance reports by day or month and by store, and reconciliation with the providers."""
+
+    permission = "finance.view"
+
+    @expose("/")
+    def index(self):
+        start, end, start_text, end_text = _period()
+        unit = "month" if request.args.get("unit") == "month" else "day"
+        return self.render(
+            "platform/finance/reports.html",
+            report=reports.report(start, end, unit),
+            start=start_text,
+            end=end_text,
+            unit=unit,
+        )
+
+    @expose("/reconcile")
+    def reconcile(self):
+        start, end, start_text, end_text = _period()
+        rows = reconciliation.reconcile(start, end)
+        if request.args.get("format") == "csv":
+            data = csv_bytes(reconciliation.EXPORT_COLUMNS, reconciliation.export_rows(rows))
+            name = f"reconciliation-{start_text}-{end_text}.csv"
+            return Response(data, mimetype="text/csv", headers={"Content-Disposition": f"attachment; filename={name}"})
+        return self.render(
+            "platform/finance/reconcile.html",
+            rows=rows,
+            summary=reconciliation.summary(rows),
+            labels=RECONCILE_LABELS,
+            start=start_text,
+            end=end_text,
+        )
+
+
+RECONCILE_LABELS = {
+    "matched": L_("Matched"),
+    "mismatch": L_("Amounts differ"),
+    "missing_at_provider": L_("Missing at the provider"),
+    "missing_in_mall": L_("Missing in the mall"),
+    "missing_in_ledger": L_("Missing in the ledger"),
+}
