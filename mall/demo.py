@@ -177,6 +177,33 @@ def _demo_case(buyer, owner, order, step: int) -> None:
         after_sales.approve(owner, case.id)
 
 
+def _demo_finance(admin) -> None:
+    """The demo stores' verified bank accounts and paid deposits, and a settlement statement of the
+    completed order waiting for the store to confirm it."""
+    from datetime import UTC, datetime
+
+    from mall.finance import deposits, settlement
+    from mall.finance.models import SettlementRun
+    from mall.onboarding.models import MerchantApplication
+
+    if db.session.scalar(select(SettlementRun.id).limit(1)) is not None:
+        return
+    for slug, number in (("yuexiang", "6222021001112223333"), ("moxiang-books", "6222021001114445555")):
+        merchant = stores.get_merchant_by_slug(slug)
+        db.session.add(
+            MerchantApplication(
+                applicant_id=admin.id,
+                status="approved",
+                merchant_id=merchant.id,
+                bank_account_name=merchant.name,
+                bank_name="上海银行",
+                bank_account_number=number,
+            )
+        )
+        deposits.record_payment(admin, merchant.id, "5000", f"DEMO-{slug}")
+    settlement.run_settlement(admin, cutoff=datetime.now(UTC))
+
+
 def load_demo() -> dict:
     """Create whatever of the demo set is missing and commit; returns the logins to print."""
     admin = _user("admin", "admin@demo.mall.localhost")
@@ -203,6 +230,7 @@ def load_demo() -> dict:
     db.session.commit()
     generate_catalog(stores=DEMO_EXTRA_STORES, skus=DEMO_EXTRA_STORES * DEMO_SKUS_PER_STORE)
     _demo_orders(buyer, owner)
+    _demo_finance(admin)
     db.session.commit()
     return {
         "password": DEMO_PASSWORD,

@@ -46,4 +46,11 @@ def test_the_demo_buyer_has_orders_in_every_state_and_the_ledger_holds(app, db):
     ]  # a return waiting for the store, a partial refund given
     assert db.session.scalar(select(func.sum(Order.refunded_cents))) == 500
     result = check_ledger()
-    assert result.ok and result.entries == 6  # four payments, one completion, one refund
+    assert result.ok and result.entries == 8  # four payments, one completion, one refund, two deposits
+    from mall.finance.models import Statement
+
+    assert [s.status for s in db.session.scalars(select(Statement))] == ["draft"]  # the completed order's
+    from mall.cli import ledger_check
+
+    checked = app.test_cli_runner().invoke(ledger_check)  # what `mall ledger check` runs
+    assert checked.exit_code == 0, checked.output
