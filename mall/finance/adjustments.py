@@ -28,7 +28,8 @@ class AdjustmentError(DomainError):
     pass
 
 
-def _reason(text: str | None) -> str:
+def reason_text(text: str | None) -> str:
+    """A required reason for a money decision, on one line, at most 300 characters."""
     reason = re.sub(r"\s+", " ", text or "").strip()
     if not reason or len(reason) > 300:
         raise AdjustmentError(_("Give a reason (at most 300 characters)."), field="reason")
@@ -44,7 +45,7 @@ def refund_completed_order(actor: User, order_id: int, amount: str, reason: str 
     """Refund part or all of a completed order: the buyer is paid back through the provider; the
     store gives back what it kept of that amount and the commission earned on it is returned."""
     _finance(actor)
-    reason = _reason(reason)
+    reason = reason_text(reason)
     cents = parse_yuan(amount, field="amount")
     db.session.execute(select(Order.id).where(Order.id == order_id).with_for_update())
     order = db.session.get(Order, order_id)
@@ -93,7 +94,7 @@ def refund_completed_order(actor: User, order_id: int, amount: str, reason: str 
 def adjust(actor: User, merchant_id: int, amount: str, direction: str, reason: str | None) -> None:
     """A manual credit (``direction="credit"``) to a store, or a deduction, with a reason."""
     _finance(actor)
-    reason = _reason(reason)
+    reason = reason_text(reason)
     cents = parse_yuan(amount, field="amount")
     if cents <= 0:
         raise AdjustmentError(_("Give an amount above zero."), field="amount")

@@ -6,14 +6,13 @@ negative balance is taken from the deposit first. Every step is audited and post
 
 from __future__ import annotations
 
-import re
-
 from sqlalchemy import func, select
 
 from mall.audit.services import record_audit
 from mall.catalog.money import format_cents, parse_yuan
 from mall.errors import DomainError, NotFound, PermissionDenied
 from mall.extensions import db
+from mall.finance.adjustments import reason_text
 from mall.i18n import L_, _
 from mall.identity.access import has_operator_permission
 from mall.identity.models import User
@@ -42,13 +41,6 @@ def _merchant(merchant_id: int) -> Merchant:
     return merchant
 
 
-def _reason(text: str | None) -> str:
-    reason = re.sub(r"\s+", " ", text or "").strip()
-    if not reason or len(reason) > 300:
-        raise DepositError(_("Give a reason (at most 300 characters)."), field="reason")
-    return reason
-
-
 def _amount(text: str | None) -> int:
     cents = parse_yuan(text, field="amount")
     if cents <= 0:
@@ -65,7 +57,7 @@ def record_payment(actor: User, merchant_id: int, amount: str, reference: str | 
     _finance(actor)
     merchant = _merchant(merchant_id)
     cents = _amount(amount)
-    reference = _reason(reference)
+    reference = reason_text(reference)
     post(
         "deposit_paid",
         f"merchant:{merchant.id}",
@@ -82,7 +74,7 @@ def deduct(actor: User, merchant_id: int, amount: str, reason: str | None) -> No
     """A penalty taken from the deposit; the store is to top it up again."""
     _finance(actor)
     merchant = _merchant(merchant_id)
-    cents, reason = _amount(amount), _reason(reason)
+    cents, reason = _amount(amount), reason_text(reason)
     _lock(merchant.id)
     if cents > held(merchant.id):
         raise DepositError(_("The deposit holds only ¥%(held)s.", held=format_cents(held(merchant.id))), field="amount")

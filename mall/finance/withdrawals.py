@@ -26,6 +26,7 @@ from mall.catalog.money import format_cents, parse_yuan
 from mall.catalog.paging import Page, paged
 from mall.errors import DomainError, NotFound, PermissionDenied
 from mall.extensions import db
+from mall.finance.adjustments import reason_text
 from mall.finance.models import SandboxPayout, Statement, Withdrawal
 from mall.i18n import L_, _
 from mall.identity.access import has_operator_permission
@@ -158,9 +159,7 @@ def _release(withdrawal: Withdrawal, why: str) -> None:
 
 def reject_withdrawal(actor: User, withdrawal_id: int, reason: str | None) -> Withdrawal:
     _finance(actor)
-    reason = " ".join((reason or "").split())
-    if not reason or len(reason) > 300:
-        raise WithdrawalError(_("Give a reason (at most 300 characters)."), field="reason")
+    reason = reason_text(reason)
     withdrawal = _locked(withdrawal_id)
     if withdrawal.status != "requested":
         raise WithdrawalError(_("This withdrawal was decided already."))
