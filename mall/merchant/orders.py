@@ -41,14 +41,16 @@ def orders():
 @require("orders.manage")
 def order(order_id: int):
     order = fulfilment.store_order(order_id)
+    lines = order_lines(order)
     return render_template(
         "merchant/orders/detail.html",
         order=order,
-        lines=order_lines(order),
+        lines=lines,
         shipments=fulfilment.shipments_of(order),
         status_label=status_label,
         webhook_url=fulfilment.tracking_webhook_url,
         cases=after_sales.cases_of_order(order),
+        paid_for=after_sales.paid_for_lines(order, lines)[0] if order.discount_cents else {},
         **after_sales.template_context(),
     )
 

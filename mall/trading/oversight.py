@@ -71,15 +71,17 @@ def order_record(order_id: int) -> dict:
     entries = list(
         db.session.scalars(select(JournalEntry).where(JournalEntry.reference.in_(references)).order_by(JournalEntry.id))
     )
+    lines = order_lines(order)
     return {
         "order": order,
         "buyer": db.session.get(User, order.user_id),
-        "lines": order_lines(order),
+        "lines": lines,
         "shipments": fulfilment.shipments_of(order),
         "payments": payments,
         "refunds": refunds,
         "entries": entries,
         "cases": after_sales.cases_of_order(order),
+        "paid_for": after_sales.paid_for_lines(order, lines)[0] if order.discount_cents else {},
     }
 
 

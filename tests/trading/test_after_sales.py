@@ -221,6 +221,13 @@ def test_a_discounted_order_refunds_what_was_paid_for_the_line(app, db, make_use
     with tenant(mall.tea_house.id):
         fulfilment.ship(owner_of(mall.tea_house), order.id, "SF", "SF123456")
     lines = lines_of(mall.tea_house, order)
+    from tests.merchant.helpers import area_client
+
+    shown = area_client(app, owner_of(mall.tea_house), "merchant").get(f"/merchant/orders/{order.id}")
+    page = shown.get_data(as_text=True)  # the ¥10 off, split over the lines to the cent
+    assert "Store-funded discount" in page and "¥4.64" in page and "¥5.36" in page and "¥39.64" in page
+    operator = area_client(app, make_user(operator_role="operator"), "platform")
+    assert "¥34.36" in operator.get(f"/platform/platform_orders/{order.id}").get_data(as_text=True)
     with pytest.raises(after_sales.AfterSalesError, match=r"at most ¥34\.36"):
         after_sales.request_case(user.id, order.id, "refund_only", {lines["Green tea"].id: 1}, "other", amount="35")
     case = after_sales.request_case(user.id, order.id, "refund_only", {lines["Black tea"].id: 1}, "other")
