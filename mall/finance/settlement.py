@@ -110,9 +110,16 @@ def _line(journal_line_id, amount, entry_id, kind, reference, memo, occurred_at)
         order = db.session.get(Order, int(reference.split(":")[1]))
         line.order_id = order.id
         line.sales_cents = order.total_cents
-        line.refunds_cents = int(
+        line.refunds_cents = int(  # refunds before completion; later ones are clawback lines of their own
             db.session.scalar(
-                select(func.coalesce(func.sum(Refund.amount_cents), 0)).where(Refund.order_id == order.id)
+                select(func.coalesce(func.sum(Refund.amount_cents), 0)).where(
+                    Refund.order_id == order.id,
+                    ~exists(
+                        select(JournalEntry.id).where(
+                            JournalEntry.idempotency_key == func.concat("refund:", Refund.id, ":clawback")
+                        )
+                    ),
+                )
             )
         )
         line.commission_cents = _entry_amount(entry_id, platform_account("commission_revenue"))

@@ -204,3 +204,14 @@ def test_the_periodic_jobs_settle_on_the_cycle_and_confirm_late_statements(app, 
     db.session.expire_all()
     assert db.session.get(Statement, statement.id).status == "confirmed"
     assert money(mall.tea_house.id)["balance"] == 4705 and check_ledger().ok
+
+
+def test_a_refund_after_completion_settled_together_is_its_own_line(app, db, make_user, mall, finance):
+    order = completed_order(app, db, mall, shopper(make_user), (mall.green, 2))
+    adjustments.refund_completed_order(finance, order.id, "20", "Late")
+    statement = settle(mall, finance)[mall.tea_house.id]
+    lines = {line.kind: line for line, _order in settlement.statement_lines(statement)}
+    done, back = lines["order_completed"], lines["clawback"]
+    assert (done.sales_cents, done.refunds_cents, done.commission_cents, done.adjustments_cents) == (8800, 0, 390, 0)
+    assert (back.refunds_cents, back.commission_cents, back.adjustments_cents) == (2000, -89, 0)
+    assert statement.total_cents == 8410 - (2000 - 89) == money(mall.tea_house.id)["available"]
