@@ -59,6 +59,7 @@ def load_config(overrides: dict | None = None) -> dict:
         "MALL_WITHDRAWAL_MIN_CENTS": env_int("MALL_WITHDRAWAL_MIN_CENTS", 10000),
         "MALL_WITHDRAWAL_FEE_BP": env_int("MALL_WITHDRAWAL_FEE_BP", 10),
         "MALL_WITHDRAWAL_FEE_MIN_CENTS": env_int("MALL_WITHDRAWAL_FEE_MIN_CENTS", 100),
+        "MALL_PAYOUT_PROVIDER": os.environ.get("MALL_PAYOUT_PROVIDER", "sandbox_bank"),
         "MALL_SANDBOX_PAYOUT_FAIL_SUFFIX": os.environ.get("MALL_SANDBOX_PAYOUT_FAIL_SUFFIX", "0000"),
         "MALL_CASE_REPLY_DAYS": env_int("MALL_CASE_REPLY_DAYS", 2),
         "MALL_CASE_RETURN_DAYS": env_int("MALL_CASE_RETURN_DAYS", 7),

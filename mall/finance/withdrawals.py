@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
+from typing import Protocol
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -180,7 +181,7 @@ def approve_withdrawal(actor: User, withdrawal_id: int) -> Withdrawal:
     if withdrawal.status != "requested":
         raise WithdrawalError(_("This withdrawal was decided already."))
     withdrawal.status, withdrawal.decided_by_id, withdrawal.decided_at = "paying", actor.id, datetime.now(UTC)
-    withdrawal.payout_ref = SandboxBank.start_payout(withdrawal)
+    withdrawal.payout_ref = payout_provider().start_payout(withdrawal)
     record_audit("withdrawal.approve", area="platform", merchant_id=withdrawal.merchant_id, obj=withdrawal)
     return withdrawal
 
@@ -251,9 +252,30 @@ def _tell_store(withdrawal: Withdrawal, subject, body) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+class PayoutProvider(Protocol):
+    """What the mall needs of a bank or payout service: accept a payout of ``withdrawal.net_cents``
+    to its account and return the provider's reference, at most once per withdrawal (a retry gets
+    the same reference); report the outcome later through ``payout_result``."""
+
+    code: str
+
+    def start_payout(self, withdrawal: Withdrawal) -> str: ...
+
+
+def payout_provider() -> PayoutProvider:
+    """The configured payout provider (``MALL_PAYOUT_PROVIDER``)."""
+    code = current_app.config.get("MALL_PAYOUT_PROVIDER", "sandbox_bank")
+    provider = PAYOUT_PROVIDERS.get(code)
+    if provider is None:
+        raise RuntimeError(f"unknown payout provider {code!r}")
+    return provider
+
+
 class SandboxBank:
     """A payout provider that behaves like a bank: it accepts a payout, settles it later (a job)
     and reports the outcome; it keeps its own records for reconciliation."""
+
+    code = "sandbox_bank"
 
     @staticmethod
     def start_payout(withdrawal: Withdrawal) -> str:
@@ -270,6 +292,9 @@ class SandboxBank:
         db.session.flush()
         enqueue(settle_sandbox_payout, payout.id)
         return payout.id
+
+
+PAYOUT_PROVIDERS: dict[str, PayoutProvider] = {SandboxBank.code: SandboxBank()}
 
 
 @platform_job(queue="default")
