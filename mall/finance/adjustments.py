@@ -21,7 +21,7 @@ from mall.merchants.models import Merchant
 from mall.payments.models import Refund
 from mall.payments.services import payment_of, refund
 from mall.trading.models import Order
-from mall.trading.orders import order_lines
+from mall.trading.orders import lock_order, order_lines
 
 
 class AdjustmentError(DomainError):
@@ -47,11 +47,10 @@ def refund_completed_order(actor: User, order_id: int, amount: str, reason: str 
     _finance(actor)
     reason = reason_text(reason)
     cents = parse_yuan(amount, field="amount")
-    db.session.execute(select(Order.id).where(Order.id == order_id).with_for_update())
     order = db.session.get(Order, order_id)
     if order is None:
         raise NotFound(_("This order does not exist."))
-    db.session.refresh(order)
+    lock_order(order)
     if order.status != "completed":
         raise AdjustmentError(_("Only a completed order is refunded here; before that, use after-sales."))
     left = order.total_cents - order.refunded_cents

@@ -70,6 +70,7 @@ from mall.trading.models import (
     Order,
     OrderLine,
 )
+from mall.trading.orders import lock_order
 from mall.web.urls import external_url
 
 REQUESTABLE = ("partially_shipped", "shipped", "received")  # after shipment, until completion
@@ -299,10 +300,7 @@ def _return_stock(case: AfterSalesCase, actor_id: int | None) -> None:
 
 
 def _locked_order(order_id: int) -> Order:
-    db.session.execute(select(Order.id).where(Order.id == order_id).with_for_update())
-    order = db.session.get(Order, order_id)
-    db.session.refresh(order)
-    return order
+    return lock_order(db.session.get(Order, order_id))
 
 
 def cases_of_order(order: Order) -> list[AfterSalesCase]:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from sqlalchemy import select
-
 from mall.audit.services import record_audit
 from mall.catalog.inventory import release_stock
 from mall.catalog.money import format_cents
@@ -22,7 +20,7 @@ from mall.payments.services import refund_order
 from mall.tenancy import tenant
 from mall.trading.fulfilment import store_order
 from mall.trading.models import Order
-from mall.trading.orders import IllegalTransition, get_buyer_order, order_lines, transition
+from mall.trading.orders import IllegalTransition, get_buyer_order, lock_order, order_lines, transition
 
 
 class CancellationError(DomainError):
@@ -60,8 +58,7 @@ def request_cancellation(user_id: int, order_id: int, reason: str | None) -> Ord
     """The buyer asks to cancel a paid order that has not shipped yet."""
     order = get_buyer_order(user_id, order_id)
     reason = _reason(reason, required=True)
-    db.session.execute(select(Order.id).where(Order.id == order.id).with_for_update())
-    db.session.refresh(order)
+    lock_order(order)
     if order.status != "paid":
         raise IllegalTransition(_("Only a paid order that has not shipped can be cancelled."))
     if order.cancel_requested_at is not None:
@@ -83,8 +80,7 @@ def answer_cancellation(actor: User, order_id: int, accept: bool, reason: str | 
     """The store accepts (cancel, restock, refund in full) or declines (with a reason) the request."""
     require_staff_permission(actor, "orders.manage")
     order = store_order(order_id)
-    db.session.execute(select(Order.id).where(Order.id == order.id).with_for_update())
-    db.session.refresh(order)
+    lock_order(order)
     if order.cancel_requested_at is None or order.status != "paid":
         raise IllegalTransition(_("This order has no cancellation request waiting."))
     if not accept:

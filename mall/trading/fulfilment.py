@@ -29,7 +29,7 @@ from mall.payments.models import Refund
 from mall.tenancy import tenant
 from mall.tenancy.binding import require_merchant_id
 from mall.trading.models import Order, OrderLine, Shipment, ShipmentLine, TrackingEvent, order_id_from_number
-from mall.trading.orders import IllegalTransition, order_lines, transition
+from mall.trading.orders import IllegalTransition, lock_order, order_lines, transition
 
 CARRIER_MAX, TRACKING_RE = 40, re.compile(r"^[A-Za-z0-9-]{4,40}$")
 MERCHANT_FILTERS: dict[str, tuple[str, ...]] = {
@@ -118,7 +118,7 @@ def ship(
         errors["tracking_number"] = _("A tracking number has 4 to 40 letters, digits or dashes.")
     if errors:
         raise FulfilmentError(next(iter(errors.values())), field=next(iter(errors)))
-    db.session.execute(select(Order.id).where(Order.id == order.id).with_for_update())
+    lock_order(order)
     with tenant(order.merchant_id):
         lines = {line.id: line for line in db.session.scalars(select(OrderLine).where(OrderLine.order_id == order.id))}
         wanted = {line_id: line.to_ship for line_id, line in lines.items()} if quantities is None else quantities
@@ -249,8 +249,7 @@ def complete(order: Order) -> Order:
     """End the order's after-sales window: what the store keeps of it (less commission and what
     after-sales refunded) becomes available, the commission left is earned. Not while an
     after-sales case is open."""
-    db.session.execute(select(Order.id).where(Order.id == order.id).with_for_update())
-    db.session.refresh(order)
+    lock_order(order)
     if order.case_status in ("open", "disputed"):
         raise IllegalTransition(
             _(
@@ -332,8 +331,7 @@ def change_price(actor: User, order_id: int, shipping: str, discount: str) -> Or
 
     require_staff_permission(actor, "orders.manage")
     order = store_order(order_id)
-    db.session.execute(select(Order.id).where(Order.id == order.id).with_for_update())
-    db.session.refresh(order)
+    lock_order(order)
     if order.status != "awaiting_payment":
         raise IllegalTransition(_("The price can only be changed before the buyer pays."))
     shipping_cents = parse_yuan(shipping or "0", field="shipping")

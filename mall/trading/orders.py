@@ -79,10 +79,20 @@ def status_label(status: str) -> str:
     return str(STATUS_LABELS.get(status, status))
 
 
-def transition(order: Order, to: str, *, reason: str | None = None) -> Order:
-    """Move ``order`` to ``to`` (locking its row first), or refuse with a message if not allowed."""
+def lock_order(order: Order) -> Order:
+    """Lock the order's index row for this transaction and reload it: every change of an order
+    (and of its store-side lines and cases) starts here, so concurrent changes queue up.
+
+    Locks ``select(Order.id)``, never ``select(Order)``: ``Order.merchant`` is joined eagerly, and
+    FOR UPDATE would then lock the merchant row too."""
     db.session.execute(select(Order.id).where(Order.id == order.id).with_for_update())
     db.session.refresh(order)
+    return order
+
+
+def transition(order: Order, to: str, *, reason: str | None = None) -> Order:
+    """Move ``order`` to ``to`` (locking its row first), or refuse with a message if not allowed."""
+    lock_order(order)
     if to not in TRANSITIONS.get(order.status, ()):
         raise IllegalTransition(
             _(
