@@ -19,9 +19,7 @@ from mall.identity.models import User
 from mall.ledger.models import LedgerAccount
 from mall.ledger.services import merchant_account, normal_balance, platform_account, post
 from mall.merchants.models import Merchant
-from mall.merchants.services import staff_with_permission
-from mall.notifications.services import notify
-from mall.tenancy import tenant
+from mall.merchants.services import notify_staff
 from mall.trading.models import Order
 
 
@@ -88,15 +86,13 @@ def deduct(actor: User, merchant_id: int, amount: str, reason: str | None) -> No
     merchant.deposit_due_cents += cents
     record_audit("deposit.deduct", area="platform", merchant_id=merchant.id, obj=merchant,
                  changes={"deposit_cents": [None, -cents], "reason": [None, reason]})  # fmt: skip
-    with tenant(merchant.id):
-        recipients = staff_with_permission("finance.view")
-    for user_id in recipients:
-        notify(
-            user_id,
-            L_("Deposit deducted"),
-            L_("¥%(amount)s was deducted from your deposit: %(reason)s. Please top it up.",
-               amount=format_cents(cents), reason=reason),
-        )  # fmt: skip
+    notify_staff(
+        merchant.id,
+        "finance.view",
+        L_("Deposit deducted"),
+        L_("¥%(amount)s was deducted from your deposit: %(reason)s. Please top it up.",
+           amount=format_cents(cents), reason=reason),
+    )  # fmt: skip
 
 
 def _lock(merchant_id: int) -> None:

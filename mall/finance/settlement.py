@@ -37,10 +37,8 @@ from mall.identity.models import User
 from mall.jobs.core import platform_job
 from mall.ledger.models import JournalEntry, JournalLine, LedgerAccount
 from mall.ledger.services import merchant_account, platform_account, post
-from mall.merchants.services import require_staff_permission, staff_with_permission
-from mall.notifications.services import notify
+from mall.merchants.services import notify_staff, require_staff_permission
 from mall.payments.models import Refund
-from mall.tenancy import tenant
 from mall.tenancy.binding import require_merchant_id
 from mall.trading.models import Order
 
@@ -177,8 +175,9 @@ def run_settlement(actor: User | None = None, cutoff: datetime | None = None) ->
     if actor is not None:
         record_audit("settlement.run", area="platform", obj=run, changes={"statements": [None, len(statements)]})
     for statement in statements.values():
-        _tell_store(
-            statement,
+        notify_staff(
+            statement.merchant_id,
+            "finance.view",
             L_("Settlement statement %(number)s", number=statement.number),
             L_(
                 "Your statement of ¥%(total)s is ready. Check and confirm it within %(n)d days, or it is confirmed"
@@ -188,13 +187,6 @@ def run_settlement(actor: User | None = None, cutoff: datetime | None = None) ->
             ),
         )
     return run
-
-
-def _tell_store(statement: Statement, subject, body) -> None:
-    with tenant(statement.merchant_id):
-        recipients = staff_with_permission("finance.view")
-    for user_id in recipients:
-        notify(user_id, subject, body)
 
 
 def _confirm(statement: Statement, actor_id: int | None) -> Statement:

@@ -35,10 +35,8 @@ from mall.identity.models import User
 from mall.jobs.core import enqueue, platform_job
 from mall.ledger.models import LedgerAccount
 from mall.ledger.services import merchant_account, normal_balance, platform_account, post
-from mall.merchants.services import require_staff_permission, staff_with_permission
-from mall.notifications.services import notify
+from mall.merchants.services import notify_staff, require_staff_permission
 from mall.onboarding.models import MerchantApplication
-from mall.tenancy import tenant
 from mall.tenancy.binding import require_merchant_id
 
 STATUS_LABELS = {
@@ -241,10 +239,7 @@ def mark_paid_statements(merchant_id: int) -> None:
 
 
 def _tell_store(withdrawal: Withdrawal, subject, body) -> None:
-    with tenant(withdrawal.merchant_id):
-        recipients = staff_with_permission("finance.view")
-    for user_id in recipients:
-        notify(user_id, subject, body)
+    notify_staff(withdrawal.merchant_id, "finance.view", subject, body)
 
 
 # ---------------------------------------------------------------------------------------------

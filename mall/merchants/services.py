@@ -15,6 +15,7 @@ from mall.identity.models import User
 from mall.identity.permissions import BUILTIN_MERCHANT_ROLES, MERCHANT_PERMISSIONS
 from mall.identity.roles import checked_role
 from mall.merchants.models import Merchant, MerchantMembership, StaffMember, StaffRole
+from mall.notifications.services import notify
 from mall.tenancy import provision_merchant_schema, tenant
 from mall.tenancy.binding import require_merchant_id
 
@@ -294,3 +295,12 @@ def staff_with_permission(permission: str) -> list[int]:
     )
     staff = db.session.scalars(select(StaffMember).where(StaffMember.is_active.is_(True)).order_by(StaffMember.id))
     return [s.user_id for s in staff if s.user_id in members and permission in staff_permissions(s)]
+
+
+def notify_staff(merchant_id: int, permission: str, subject: object, body: object, link: str | None = None) -> None:
+    """Tell the store's active staff whose role grants ``permission`` (in-site and email, each in their
+    own language: pass lazy strings)."""
+    with tenant(merchant_id):
+        recipients = staff_with_permission(permission)
+    for user_id in recipients:
+        notify(user_id, subject, body, link)

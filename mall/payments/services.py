@@ -29,11 +29,10 @@ from mall.extensions import db
 from mall.finance import commission as commission_rules
 from mall.i18n import L_, _
 from mall.ledger.services import merchant_account, platform_account, post
-from mall.merchants.services import staff_with_permission
+from mall.merchants.services import notify_staff
 from mall.notifications.services import notify
 from mall.payments.models import Payment, PaymentEvent, Refund
 from mall.payments.providers import BadSignature, Notification, get_provider
-from mall.tenancy import tenant
 from mall.trading.models import Checkout, Order
 from mall.trading.orders import transition
 from mall.web.urls import external_url
@@ -231,19 +230,16 @@ def _tell_paid(checkout: Checkout, orders: list[Order]) -> None:
         _link("consumer.my_orders"),
     )
     for order in orders:
-        with tenant(order.merchant_id):
-            recipients = staff_with_permission("orders.manage")
-        for user_id in recipients:
-            notify(
-                user_id,
-                L_("New order %(number)s", number=order.number),
-                L_(
-                    "Order %(number)s is paid (¥%(total)s): please ship it.",
-                    number=order.number,
-                    total=format_cents(order.total_cents),
-                ),
-                None,
-            )
+        notify_staff(
+            order.merchant_id,
+            "orders.manage",
+            L_("New order %(number)s", number=order.number),
+            L_(
+                "Order %(number)s is paid (¥%(total)s): please ship it.",
+                number=order.number,
+                total=format_cents(order.total_cents),
+            ),
+        )
 
 
 def _link(endpoint: str, **values) -> str | None:

@@ -53,7 +53,7 @@ from mall.identity.models import User
 from mall.jobs.core import platform_job
 from mall.ledger.allocation import allocate, proportional
 from mall.merchants.models import StoreProfile
-from mall.merchants.services import require_staff_permission, staff_with_permission
+from mall.merchants.services import notify_staff, require_staff_permission
 from mall.notifications.services import notify
 from mall.payments.services import refund_order
 from mall.storage.services import Photo, UploadRejected, store_upload
@@ -441,11 +441,8 @@ def _tell_buyer(order: Order, case: AfterSalesCase, subject, body) -> None:
 
 
 def _tell_store(order: Order, case: AfterSalesCase, subject, body) -> None:
-    with tenant(order.merchant_id):
-        recipients = staff_with_permission("service.manage")
     link = _link("merchant.after_sales_case", case_id=case.id)
-    for user_id in recipients:
-        notify(user_id, subject, body, link)
+    notify_staff(order.merchant_id, "service.manage", subject, body, link)
 
 
 # ---------------------------------------------------------------------------------------------

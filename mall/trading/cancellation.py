@@ -14,7 +14,7 @@ from mall.errors import DomainError
 from mall.extensions import db
 from mall.i18n import L_, _
 from mall.identity.models import User
-from mall.merchants.services import require_staff_permission, staff_with_permission
+from mall.merchants.services import notify_staff, require_staff_permission
 from mall.notifications.services import notify
 from mall.payments.services import refund_order
 from mall.tenancy import tenant
@@ -64,14 +64,12 @@ def request_cancellation(user_id: int, order_id: int, reason: str | None) -> Ord
     if order.cancel_requested_at is not None:
         raise CancellationError(_("You asked to cancel this order already; the store will answer soon."))
     order.cancel_requested_at, order.cancel_request_reason = datetime.now(UTC), reason
-    with tenant(order.merchant_id):
-        recipients = staff_with_permission("orders.manage")
-    for staff_id in recipients:
-        notify(
-            staff_id,
-            L_("Cancellation requested for order %(number)s", number=order.number),
-            L_("The buyer asks to cancel order %(number)s: %(reason)s", number=order.number, reason=reason),
-        )
+    notify_staff(
+        order.merchant_id,
+        "orders.manage",
+        L_("Cancellation requested for order %(number)s", number=order.number),
+        L_("The buyer asks to cancel order %(number)s: %(reason)s", number=order.number, reason=reason),
+    )
     db.session.flush()
     return order
 

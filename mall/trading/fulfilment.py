@@ -23,7 +23,7 @@ from mall.i18n import L_, _
 from mall.identity.models import User
 from mall.jobs.core import platform_job
 from mall.ledger.services import merchant_account, platform_account, post
-from mall.merchants.services import require_staff_permission, staff_with_permission
+from mall.merchants.services import notify_staff, require_staff_permission
 from mall.notifications.services import notify
 from mall.payments.models import Refund
 from mall.tenancy import tenant
@@ -276,18 +276,16 @@ def complete(order: Order) -> Order:
         post("order_completed", f"order:{order.id}", postings, idempotency_key=f"order:{order.id}:completed")
     if not payable:
         return order
-    with tenant(order.merchant_id):
-        recipients = staff_with_permission("finance.view")
-    for user_id in recipients:
-        notify(
-            user_id,
-            L_("Order %(number)s completed", number=order.number),
-            L_(
-                "¥%(amount)s from order %(number)s is now available to your store.",
-                amount=format_cents(payable),
-                number=order.number,
-            ),
-        )
+    notify_staff(
+        order.merchant_id,
+        "finance.view",
+        L_("Order %(number)s completed", number=order.number),
+        L_(
+            "¥%(amount)s from order %(number)s is now available to your store.",
+            amount=format_cents(payable),
+            number=order.number,
+        ),
+    )
     return order
 
 
