@@ -89,45 +89,62 @@ def _unsettled(cutoff: datetime):
     )
 
 
-def _entry_amount(entry_id: int, code: str) -> int:
-    """What ``code`` was credited in one entry (a liability's or revenue's normal side)."""
-    return -int(
-        db.session.scalar(
-            select(func.coalesce(func.sum(JournalLine.amount_cents), 0))
-            .join(LedgerAccount, LedgerAccount.id == JournalLine.account_id)
-            .where(JournalLine.entry_id == entry_id, LedgerAccount.code == code)
-        )
-    )
+class _Breakdown:
+    """What explains the settleable movements of one run, read in three statements for all of them:
+    the orders completed, the refunds each had before completing (later ones are clawback lines of
+    their own), and the commission and refund amounts of each journal entry."""
 
-
-def _line(journal_line_id, amount, entry_id, kind, reference, memo, occurred_at) -> StatementLine:
-    net = -amount  # credited to the store's settleable money is what it earns
-    line = StatementLine(journal_line_id=journal_line_id, kind=kind, occurred_at=occurred_at, net_cents=net, memo=memo)
-    line.sales_cents = line.refunds_cents = line.commission_cents = line.adjustments_cents = 0
-    if kind == "order_completed" and reference.startswith("order:"):
-        order = db.session.get(Order, int(reference.split(":")[1]))
-        line.order_id = order.id
-        line.sales_cents = order.total_cents
-        line.refunds_cents = int(  # refunds before completion; later ones are clawback lines of their own
-            db.session.scalar(
-                select(func.coalesce(func.sum(Refund.amount_cents), 0)).where(
-                    Refund.order_id == order.id,
-                    ~exists(
-                        select(JournalEntry.id).where(
-                            JournalEntry.idempotency_key == func.concat("refund:", Refund.id, ":clawback")
-                        )
-                    ),
-                )
+    def __init__(self, rows) -> None:
+        order_ids = {_order_id(row[5]) for row in rows if _order_id(row[5])}
+        entry_ids = {row[3] for row in rows}
+        self.orders = {o.id: o for o in db.session.scalars(select(Order).where(Order.id.in_(order_ids)))}
+        clawed = exists(
+            select(JournalEntry.id).where(
+                JournalEntry.idempotency_key == func.concat("refund:", Refund.id, ":clawback")
             )
         )
-        line.commission_cents = _entry_amount(entry_id, platform_account("commission_revenue"))
-    elif kind == "clawback" and reference.startswith("order:"):
-        line.order_id = int(reference.split(":")[1])
-        line.refunds_cents = _entry_amount(entry_id, platform_account("refunds_due"))
-        line.commission_cents = _entry_amount(entry_id, platform_account("commission_revenue"))  # given back: < 0
-    # whatever the breakdown does not explain is an adjustment, so the line always adds up
-    line.adjustments_cents = net - (line.sales_cents - line.refunds_cents - line.commission_cents)
-    return line
+        self.refunded_before = dict(
+            db.session.execute(
+                select(Refund.order_id, func.sum(Refund.amount_cents))
+                .where(Refund.order_id.in_(order_ids), ~clawed)
+                .group_by(Refund.order_id)
+            ).all()
+        )
+        self.credited: dict[tuple[int, str], int] = {}  # (entry, account) → what it credited
+        for entry_id, code, amount in db.session.execute(
+            select(JournalLine.entry_id, LedgerAccount.code, func.sum(JournalLine.amount_cents))
+            .join(LedgerAccount, LedgerAccount.id == JournalLine.account_id)
+            .where(
+                JournalLine.entry_id.in_(entry_ids),
+                LedgerAccount.code.in_((platform_account("commission_revenue"), platform_account("refunds_due"))),
+            )
+            .group_by(JournalLine.entry_id, LedgerAccount.code)
+        ):
+            self.credited[(entry_id, code)] = -int(amount)
+
+    def line(self, journal_line_id, amount, entry_id, kind, reference, memo, occurred_at) -> StatementLine:
+        net = -amount  # credited to the store's settleable money is what it earns
+        line = StatementLine(
+            journal_line_id=journal_line_id, kind=kind, occurred_at=occurred_at, net_cents=net, memo=memo
+        )
+        line.sales_cents = line.refunds_cents = line.commission_cents = line.adjustments_cents = 0
+        commission = self.credited.get((entry_id, platform_account("commission_revenue")), 0)
+        if kind == "order_completed" and _order_id(reference) in self.orders:
+            order = self.orders[_order_id(reference)]
+            line.order_id, line.sales_cents = order.id, order.total_cents
+            line.refunds_cents = int(self.refunded_before.get(order.id, 0))
+            line.commission_cents = commission
+        elif kind == "clawback" and _order_id(reference):
+            line.order_id = _order_id(reference)
+            line.refunds_cents = self.credited.get((entry_id, platform_account("refunds_due")), 0)
+            line.commission_cents = commission  # given back: < 0
+        # whatever the breakdown does not explain is an adjustment, so the line always adds up
+        line.adjustments_cents = net - (line.sales_cents - line.refunds_cents - line.commission_cents)
+        return line
+
+
+def _order_id(reference: str) -> int | None:
+    return int(reference.split(":")[1]) if reference.startswith("order:") else None
 
 
 def run_settlement(actor: User | None = None, cutoff: datetime | None = None) -> SettlementRun | None:
@@ -146,6 +163,7 @@ def run_settlement(actor: User | None = None, cutoff: datetime | None = None) ->
     db.session.flush()
     confirm_by = now + timedelta(days=current_app.config["MALL_STATEMENT_CONFIRM_DAYS"])
     statements: dict[int, Statement] = {}
+    breakdown = _Breakdown(rows)
     for journal_line_id, amount, merchant_id, entry_id, kind, reference, memo, occurred_at in rows:
         statement = statements.get(merchant_id)
         if statement is None:
@@ -162,7 +180,7 @@ def run_settlement(actor: User | None = None, cutoff: datetime | None = None) ->
             )
             db.session.add(statement)
             db.session.flush()
-        line = _line(journal_line_id, amount, entry_id, kind, reference, memo, occurred_at)
+        line = breakdown.line(journal_line_id, amount, entry_id, kind, reference, memo, occurred_at)
         line.statement_id = statement.id
         db.session.add(line)
         statement.sales_cents += line.sales_cents
