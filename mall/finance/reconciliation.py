@@ -39,6 +39,17 @@ def _bucket(ours_ok: bool, theirs_ok: bool, ours: int | None, theirs: int | None
     return "missing_in_mall"
 
 
+def _compare(kind: str, reference: str, ours_ok: bool, ours_cents: int | None, theirs, at) -> Row | None:
+    """One record as the mall and the provider (``theirs``: its record, or None) see it; None when
+    neither counts it as done."""
+    theirs_ok = theirs is not None and theirs.status == "succeeded"
+    if not ours_ok and not theirs_ok:
+        return None
+    theirs_cents = theirs.amount_cents if theirs is not None else None
+    return Row(kind, reference, ours_cents if ours_ok else None, theirs_cents if theirs_ok else None,
+               _bucket(ours_ok, theirs_ok, ours_cents, theirs_cents), at)  # fmt: skip
+
+
 def reconcile(start: datetime, end: datetime) -> list[Row]:
     """Every payment, refund and payout either side counts as done between ``start`` and ``end``."""
     rows: list[Row] = []
@@ -67,36 +78,22 @@ def reconcile(start: datetime, end: datetime) -> list[Row]:
     for payment in payments:
         txn = theirs.get(payment.provider_ref or "")
         seen.add(payment.provider_ref)
-        ours_ok, theirs_ok = payment.status == "succeeded", txn is not None and txn.status == "succeeded"
-        if not ours_ok and not theirs_ok:
-            continue
-        bucket = _bucket(ours_ok, theirs_ok, payment.amount_cents, txn.amount_cents if txn else None)
-        if bucket == "matched" and f"payment:{payment.id}" not in captured:
-            bucket = "missing_in_ledger"
-        rows.append(
-            Row("payment", payment.provider_ref or f"payment:{payment.id}", payment.amount_cents if ours_ok else None,
-                txn.amount_cents if theirs_ok else None, bucket, payment.settled_at or payment.created_at)
-        )  # fmt: skip
-    refunds = list(
-        db.session.scalars(
-            select(Refund).where(Refund.created_at >= start, Refund.created_at < end, Refund.provider_ref.is_not(None))
-        )
+        row = _compare("payment", payment.provider_ref or f"payment:{payment.id}", payment.status == "succeeded",
+                       payment.amount_cents, txn, payment.settled_at or payment.created_at)  # fmt: skip
+        if row is not None:
+            if row.bucket == "matched" and f"payment:{payment.id}" not in captured:
+                row.bucket = "missing_in_ledger"
+            rows.append(row)
+    refunds = db.session.scalars(
+        select(Refund).where(Refund.created_at >= start, Refund.created_at < end, Refund.provider_ref.is_not(None))
     )
     for refund in refunds:
-        txn = theirs.get(refund.provider_ref)
         seen.add(refund.provider_ref)
-        ours_ok, theirs_ok = refund.status == "succeeded", txn is not None and txn.status == "succeeded"
-        if not ours_ok and not theirs_ok:
-            continue
-        rows.append(
-            Row("refund", refund.provider_ref, refund.amount_cents if ours_ok else None,
-                txn.amount_cents if theirs_ok else None,
-                _bucket(ours_ok, theirs_ok, refund.amount_cents, txn.amount_cents if txn else None),
-                refund.settled_at or refund.created_at)
-        )  # fmt: skip
+        rows.append(_compare("refund", refund.provider_ref, refund.status == "succeeded", refund.amount_cents,
+                             theirs.get(refund.provider_ref), refund.settled_at or refund.created_at))  # fmt: skip
     for txn in theirs.values():
-        if txn.id not in seen and txn.status == "succeeded":
-            rows.append(Row(txn.kind, txn.id, None, txn.amount_cents, "missing_in_mall", txn.settled_at))
+        if txn.id not in seen:
+            rows.append(_compare(txn.kind, txn.id, False, None, txn, txn.settled_at))
     payouts = {
         p.id: p
         for p in db.session.scalars(
@@ -108,18 +105,13 @@ def reconcile(start: datetime, end: datetime) -> list[Row]:
                                  Withdrawal.created_at < end)
     ):  # fmt: skip
         payout = payouts.pop(withdrawal.payout_ref, None)
-        ours_ok, theirs_ok = withdrawal.status == "paid", payout is not None and payout.status == "succeeded"
-        if not ours_ok and not theirs_ok:
-            continue
+        at = withdrawal.settled_at or withdrawal.created_at
         rows.append(
-            Row("payout", withdrawal.payout_ref, withdrawal.net_cents if ours_ok else None,
-                payout.amount_cents if theirs_ok else None,
-                _bucket(ours_ok, theirs_ok, withdrawal.net_cents, payout.amount_cents if payout else None),
-                withdrawal.settled_at or withdrawal.created_at)
-        )  # fmt: skip
+            _compare("payout", withdrawal.payout_ref, withdrawal.status == "paid", withdrawal.net_cents, payout, at)
+        )
     for payout in payouts.values():
-        if payout.status == "succeeded":
-            rows.append(Row("payout", payout.id, None, payout.amount_cents, "missing_in_mall", payout.settled_at))
+        rows.append(_compare("payout", payout.id, False, None, payout, payout.settled_at))
+    rows = [row for row in rows if row is not None]
     order = {bucket: index for index, bucket in enumerate(BUCKETS)}
     return sorted(rows, key=lambda r: (order[r.bucket] == 0, order[r.bucket], r.kind, r.reference))
 
