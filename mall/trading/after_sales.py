@@ -575,7 +575,7 @@ def withdraw(user_id: int, order_id: int, case_id: int) -> AfterSalesCase:
     order = _buyer_order(user_id, order_id)
     with tenant(order.merchant_id):
         case = _case_in(order, case_id)
-        if case.status not in ("requested", "approved", "rejected"):
+        if not case.can_withdraw:
             raise _not_now()
         _set(case, "closed", outcome="withdrawn")
         _event(case, "buyer", "withdrawn", None, user_id)

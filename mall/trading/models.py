@@ -316,6 +316,7 @@ CASE_STATUSES = (
     "closed",  # withdrawn, refused for good, or the buyer did not send the goods back in time
 )
 OPEN_CASE_STATUSES = ("requested", "approved", "returning", "rejected", "disputed")
+WITHDRAWABLE_CASE_STATUSES = ("requested", "approved", "rejected")  # before the goods are on their way back
 
 
 class AfterSalesCase(TenantModel):
@@ -368,6 +369,10 @@ class AfterSalesCase(TenantModel):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_CASE_STATUSES
+
+    @property
+    def can_withdraw(self) -> bool:
+        return self.status in WITHDRAWABLE_CASE_STATUSES
 
     @property
     def needs_goods(self) -> bool:
