@@ -746,15 +746,14 @@ def approve(actor: User, case_id: int, amount: str | None = None, return_address
     if cents is not None and case.kind != "exchange":
         _check_amount(cents, _caps(order, case))
     _approve(order, case, "store", actor.id, cents, address)
-    _sync_order(order)
-    record_audit(
-        "after_sales.approve",
-        area="merchant",
-        merchant_id=order.merchant_id,
-        obj=case,
-        changes={"refund_cents": [None, cents]},
-    )
+    _store_done(order, case, "after_sales.approve", {"refund_cents": [None, cents]})
     return case
+
+
+def _store_done(order: Order, case: AfterSalesCase, action: str, changes: dict) -> None:
+    """A store's step is taken: the order index follows its cases, the step is audited."""
+    _sync_order(order)
+    record_audit(action, area="merchant", merchant_id=order.merchant_id, obj=case, changes=changes)
 
 
 def _caps(order: Order, case: AfterSalesCase) -> int:
@@ -771,14 +770,7 @@ def reject(actor: User, case_id: int, reason: str | None) -> AfterSalesCase:
     case.store_reason = reason
     _set(case, "rejected", "MALL_CASE_ESCALATE_DAYS")
     _event(case, "store", "rejected", reason, actor.id)
-    _sync_order(order)
-    record_audit(
-        "after_sales.reject",
-        area="merchant",
-        merchant_id=order.merchant_id,
-        obj=case,
-        changes={"reason": [None, reason]},
-    )
+    _store_done(order, case, "after_sales.reject", {"reason": [None, reason]})
     _tell_buyer(
         order,
         case,
@@ -867,14 +859,7 @@ def receive(
                 n=current_app.config["MALL_CASE_ESCALATE_DAYS"],
             ),
         )
-    _sync_order(order)
-    record_audit(
-        "after_sales.receive",
-        area="merchant",
-        merchant_id=order.merchant_id,
-        obj=case,
-        changes={"quality_passed": [None, passed]},
-    )
+    _store_done(order, case, "after_sales.receive", {"quality_passed": [None, passed]})
     return case
 
 
