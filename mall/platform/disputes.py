@@ -27,7 +27,7 @@ class DisputesView(Secured, BaseView):
         return self.render(
             "platform/disputes/list.html",
             page=page,
-            cases={order.id: after_sales.cases_of_order(order) for order in page.items},
+            cases=after_sales.cases_of_orders(page.items),
             include_open=include_open,
             status_label=status_label,
             **after_sales.template_context(),

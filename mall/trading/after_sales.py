@@ -39,6 +39,7 @@ from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from mall.audit.services import record_audit
 from mall.catalog.inventory import InsufficientStock, release_stock, reserve_stock
@@ -305,16 +306,27 @@ def _locked_order(order_id: int) -> Order:
 
 def cases_of_order(order: Order) -> list[AfterSalesCase]:
     """The order's cases with their lines and timeline, newest first (plain objects)."""
-    with tenant(order.merchant_id):
-        cases = list(
-            db.session.scalars(
-                select(AfterSalesCase).where(AfterSalesCase.order_id == order.id).order_by(AfterSalesCase.id.desc())
-            )
-        )
-        for case in cases:
-            case.lines, case.events  # noqa: B018 (load before leaving the store's schema)
-            db.session.expunge(case)
-    return cases
+    return cases_of_orders([order])[order.id]
+
+
+def cases_of_orders(orders: list[Order]) -> dict[int, list[AfterSalesCase]]:
+    """The cases of several orders by order id: one query per store, lines and timelines included."""
+    found: dict[int, list[AfterSalesCase]] = {order.id: [] for order in orders}
+    by_store: dict[int, list[int]] = {}
+    for order in orders:
+        by_store.setdefault(order.merchant_id, []).append(order.id)
+    for merchant_id, order_ids in by_store.items():
+        with tenant(merchant_id):
+            cases = db.session.scalars(
+                select(AfterSalesCase)
+                .where(AfterSalesCase.order_id.in_(order_ids))
+                .options(selectinload(AfterSalesCase.lines), selectinload(AfterSalesCase.events))
+                .order_by(AfterSalesCase.id.desc())
+            ).all()
+            for case in cases:
+                db.session.expunge(case)  # plain values from here on: never lazy-load against another store
+                found[case.order_id].append(case)
+    return found
 
 
 def buyer_case(user_id: int, order_id: int, case_id: int) -> tuple[Order, AfterSalesCase]:
