@@ -36,6 +36,14 @@ def reason_text(text: str | None) -> str:
     return reason
 
 
+def positive_amount(text: str | None) -> int:
+    """A required amount in yuan text above zero, in cents."""
+    cents = parse_yuan(text, field="amount")
+    if cents <= 0:
+        raise AdjustmentError(_("Give an amount above zero."), field="amount")
+    return cents
+
+
 def _finance(actor: User) -> None:
     if not has_operator_permission(actor, "finance.manage"):
         raise PermissionDenied(_("You do not have permission to change stores' money."))
@@ -94,9 +102,7 @@ def adjust(actor: User, merchant_id: int, amount: str, direction: str, reason: s
     """A manual credit (``direction="credit"``) to a store, or a deduction, with a reason."""
     _finance(actor)
     reason = reason_text(reason)
-    cents = parse_yuan(amount, field="amount")
-    if cents <= 0:
-        raise AdjustmentError(_("Give an amount above zero."), field="amount")
+    cents = positive_amount(amount)
     if direction not in ("credit", "deduct"):
         raise AdjustmentError(_("Choose a credit or a deduction."), field="direction")
     merchant = db.session.get(Merchant, merchant_id)

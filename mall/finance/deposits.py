@@ -9,10 +9,10 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from mall.audit.services import record_audit
-from mall.catalog.money import format_cents, parse_yuan
+from mall.catalog.money import format_cents
 from mall.errors import DomainError, NotFound, PermissionDenied
 from mall.extensions import db
-from mall.finance.adjustments import reason_text
+from mall.finance.adjustments import positive_amount, reason_text
 from mall.i18n import L_, _
 from mall.identity.access import has_operator_permission
 from mall.identity.models import User
@@ -39,13 +39,6 @@ def _merchant(merchant_id: int) -> Merchant:
     return merchant
 
 
-def _amount(text: str | None) -> int:
-    cents = parse_yuan(text, field="amount")
-    if cents <= 0:
-        raise DepositError(_("Give an amount above zero."), field="amount")
-    return cents
-
-
 def held(merchant_id: int) -> int:
     return normal_balance(merchant_account(merchant_id, "deposit"))
 
@@ -54,7 +47,7 @@ def record_payment(actor: User, merchant_id: int, amount: str, reference: str | 
     """The store's deposit (or a top-up) arrived in the mall's bank account."""
     _finance(actor)
     merchant = _merchant(merchant_id)
-    cents = _amount(amount)
+    cents = positive_amount(amount)
     reference = reason_text(reference)
     post(
         "deposit_paid",
@@ -72,7 +65,7 @@ def deduct(actor: User, merchant_id: int, amount: str, reason: str | None) -> No
     """A penalty taken from the deposit; the store is to top it up again."""
     _finance(actor)
     merchant = _merchant(merchant_id)
-    cents, reason = _amount(amount), reason_text(reason)
+    cents, reason = positive_amount(amount), reason_text(reason)
     _lock(merchant.id)
     if cents > held(merchant.id):
         raise DepositError(_("The deposit holds only ¥%(held)s.", held=format_cents(held(merchant.id))), field="amount")
