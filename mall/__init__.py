@@ -72,7 +72,7 @@ def _init_services(app: Flask) -> None:
 def _init_extensions(app: Flask) -> None:
     from mall import models  # noqa: F401  (every model registered before first use)
     from mall.extensions import babel, csrf, db, login_manager, redis_store
-    from mall.i18n import select_locale
+    from mall.i18n import install_jinja_gettext, select_locale
 
     db.init_app(app)
     redis_store.init_app(app)
@@ -82,6 +82,7 @@ def _init_extensions(app: Flask) -> None:
         locale_selector=select_locale,
         default_translation_directories=os.path.join(os.path.dirname(app.root_path), "translations"),
     )
+    install_jinja_gettext(app)
     from mall.identity.login import init_login
 
     init_login(app, login_manager)

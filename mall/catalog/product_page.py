@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 
 from markupsafe import Markup
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from mall.catalog.browse import breadcrumb, top_products
@@ -115,9 +115,10 @@ def _keys(ids: set[int]) -> dict[int, str]:
     return dict(rows)
 
 
-def _live_product(product_id: int) -> Select:
-    """The bound store's product with its active SKUs ``[id, specs, price, market price, stock]`` and
-    images ``[file id, thumbnail id]`` in their order, as one row (one round trip, no ORM objects)."""
+def _live_product() -> Select:
+    """The bound store's product ``:product_id`` with its active SKUs ``[id, specs, price, market
+    price, stock]`` and images ``[file id, thumbnail id]`` in their order, as one row (one round trip,
+    no ORM objects). Built once: building it costs more than running it."""
     skus = (
         select(
             func.json_agg(
@@ -156,7 +157,10 @@ def _live_product(product_id: int) -> Select:
         Product.video_file_id,
         skus.label("skus"),
         images.label("images"),
-    ).where(Product.id == product_id)
+    ).where(Product.id == bindparam("product_id"))
+
+
+LIVE_PRODUCT = _live_product()
 
 
 def _attributes(attribute_values: dict | None) -> list[tuple[str, str]]:
@@ -204,7 +208,7 @@ def load_product_page(product_id: int, user_id: int | None = None) -> ProductPag
     if not row.is_visible or not merchant.is_open:
         raise ProductUnavailable(row)
     with tenant(merchant.id):
-        product = db.session.execute(_live_product(product_id)).one_or_none()
+        product = db.session.execute(LIVE_PRODUCT, {"product_id": product_id}).one_or_none()
         if product is None or product.status != "approved" or not product.on_shelf:
             raise ProductUnavailable(row)
         waiting = waiting_sku_ids(user_id, product_id) if user_id is not None else set()

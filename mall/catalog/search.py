@@ -24,7 +24,6 @@ from mall.catalog.search_terms import rebuild_search_terms
 from mall.catalog.text import is_cjk, words
 from mall.extensions import db
 from mall.merchants.models import Merchant
-from mall.tenancy.session import PLATFORM_ONLY
 
 __all__ = ["rebuild_search_terms", "search_products", "search_stores", "suggest"]
 
@@ -257,7 +256,7 @@ class _Search:
         # Common words match a fifth of the catalog: the GIN index (a bitmap scan) still beats reading
         # every row, which PostgreSQL's default cost for random reads on disk would choose.
         db.session.execute(text("SET LOCAL random_page_cost = 1.1"))
-        rows = db.session.execute(self.statement(), execution_options={PLATFORM_ONLY: True}).all()
+        rows = db.session.execute(self.statement()).all()
         page_ids: list[tuple[int, int]] = []
         attributes: dict[str, list[Facet]] = {}
         for part, key, label, n in rows:

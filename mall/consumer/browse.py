@@ -203,7 +203,7 @@ def product(product_id: int, slug: str):
         "consumer/product.html",
         page=page,
         fragments=_product_fragments(page),
-        reviews=product_reviews(row.merchant_id, product_id),
+        reviews=product_reviews(row.merchant_id, product_id) if row.review_count else [],
         is_favorite=shopper_favorites.is_favorite(user_id, product_id),
         canonical=product_url(row, external=True),
     )

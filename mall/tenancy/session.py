@@ -11,12 +11,12 @@ bound is refused: objects of store A never touch store B.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask_sqlalchemy.session import Session as FlaskSession
-from sqlalchemy import event, inspect
+from sqlalchemy import Engine, event, inspect
 from sqlalchemy.orm import ORMExecuteState
-from sqlalchemy.sql import visitors
 
 TENANT_SCHEMA = "tenant"
 SESSION_KEY = "mall.tenant_schema"
@@ -46,16 +46,17 @@ def _is_tenant_table(table: Any) -> bool:
     return getattr(table, "schema", None) == TENANT_SCHEMA
 
 
-PLATFORM_ONLY = "mall_platform_only"  # execution option: the caller vouches the statement reads no store table
+# A table of the placeholder schema in the SQL sent: ``tenant.products`` (never part of a longer name).
+_TENANT_REFERENCE = re.compile(r'(?<![\w."$])"?' + TENANT_SCHEMA + r'"?\.')
 
 
-def statement_touches_tenant(state: ORMExecuteState) -> bool:
-    if state.execution_options.get(PLATFORM_ONLY):  # skips walking a large statement (search, facets)
-        return False
-    for mapper in state.all_mappers:
-        if _is_tenant_table(mapper.local_table):
-            return True
-    return any(_is_tenant_table(element) for element in visitors.iterate(state.statement))
+@event.listens_for(Engine, "before_cursor_execute")
+def _refuse_unbound_tenant_sql(conn, cursor, statement: str, parameters, context, executemany) -> None:
+    """Fail closed: a statement still naming the placeholder schema reached the database with no store
+    bound (a bound statement names ``m_<id>`` instead). Checked on the SQL actually sent, so ORM and
+    Core statements, subqueries included, are all covered, at the cost of a substring search."""
+    if TENANT_SCHEMA in statement and _TENANT_REFERENCE.search(statement):
+        raise TenantNotBound("tenant table queried with no merchant bound")
 
 
 class MallSession(FlaskSession):
@@ -92,9 +93,7 @@ def _route_statement(state: ORMExecuteState) -> None:
     if schema is None:
         schema = state.session.info.get(SESSION_KEY)
     if schema is None:
-        if statement_touches_tenant(state):
-            raise TenantNotBound("tenant table queried with no merchant bound")
-        return
+        return  # a tenant table in it is refused when it is sent (``_refuse_unbound_tenant_sql``)
     if any(_is_tenant_table(mapper.local_table) for mapper in state.all_mappers):
         # Loaded tenant objects remember their store; platform objects keep no token,
         # so a user or merchant row is one object whether or not a store is bound.

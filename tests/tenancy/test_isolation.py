@@ -46,6 +46,24 @@ def test_unbound_tenant_query_raises(db, make_merchant):
         db.session.execute(select(StaffRole.__table__)).all()
 
 
+def test_unbound_tenant_table_is_refused_wherever_it_hides(db, make_merchant):
+    """The guard reads the SQL sent: a tenant table in a subquery, or a Core statement run on the
+    connection itself, is refused as well, and a platform table merely named like it is not."""
+    from mall.merchants.models import Merchant
+
+    merchant = make_merchant()
+    roles = select(StaffRole.id).where(StaffRole.name == "Packer")
+    with tenant(merchant.id):
+        assert db.session.connection().execute(select(StaffRole.__table__.c.id)).all() == []
+        assert db.session.execute(select(Merchant.id).where(roles.exists())).all() == []
+    with pytest.raises(TenantNotBound):
+        db.session.execute(select(Merchant.id).where(roles.exists())).all()
+    with pytest.raises(TenantNotBound):
+        db.session.connection().execute(select(StaffRole.__table__.c.id)).all()
+    # Refused before anything was sent: the transaction goes on.
+    assert db.session.execute(text("SELECT count(*) FROM tenant_schemas")).scalar() == 1
+
+
 def test_unbound_tenant_insert_raises(db):
     db.session.add(StaffRole(name="nowhere"))
     with pytest.raises(TenantNotBound):
