@@ -55,6 +55,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH_DB = "mall_bench_catalog"
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/11"
+PAGE_RUNS = ("product_uncached_cold", "product_uncached", "product_cached", "category_uncached", "category_cached")
 TARGETS = {"search_p95_ms": 50.0, "uncached_product_ratio": 0.08, "cached_product_ratio": 0.40}
 
 LUA = """
@@ -259,10 +260,7 @@ def main() -> int:
             s.stop()
 
     hello_rps = results["hello"]["rps"]
-    ratios = {
-        key: results[key]["rps"] / hello_rps
-        for key in ("product_uncached_cold", "product_uncached", "product_cached", "category_uncached", "category_cached")
-    }
+    ratios = {key: results[key]["rps"] / hello_rps for key in PAGE_RUNS}
     print(f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
     print(
         f"data: {sample['stores'][0]} stores, {sample['public_products'][0]} public products, "
@@ -270,7 +268,7 @@ def main() -> int:
         f"-d{args.duration}s"
     )
     print(f"hello:              {hello_rps:10.1f} req/s  (p50 {results['hello']['p50']})")
-    for key in ("product_uncached_cold", "product_uncached", "product_cached", "category_uncached", "category_cached"):
+    for key in PAGE_RUNS:
         r = results[key]
         print(
             f"{key:19s} {r['rps']:10.1f} req/s  = {ratios[key] * 100:5.1f} % of hello  "
