@@ -3,6 +3,10 @@ content (images, SKUs with price and stock, attributes, description) is read fro
 
 The store is bound only inside ``load_product_page`` (``with tenant``), so the rest of the request
 never runs against it by accident; every value the template needs is copied out while bound.
+
+A product page is the mall's most viewed page, so it is read without ORM objects: two prepared
+statements (the public row with its store and brand, then the live product with its SKUs, images
+and their keys), run on the session's connection, where the bound store's schema applies.
 """
 
 from __future__ import annotations
@@ -11,12 +15,12 @@ import json
 from dataclasses import dataclass
 
 from markupsafe import Markup
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Result, Select, and_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from mall.catalog.browse import breadcrumb, top_products
 from mall.catalog.inventory import stock_availability
-from mall.catalog.models import Category, CategoryAttribute, Product, ProductImage, PublicProduct, Sku
+from mall.catalog.models import Brand, Category, CategoryAttribute, Product, ProductImage, PublicProduct, Sku
 from mall.catalog.money import format_cents
 from mall.catalog.restock import waiting_sku_ids
 from mall.catalog.store_products import store_best_sellers, store_category_nav
@@ -35,9 +39,87 @@ RELATED = 10
 class ProductUnavailable(NotFound):
     """The product exists (it has a public row) but is not on sale now; the page says so."""
 
-    def __init__(self, row: PublicProduct):
+    def __init__(self, product_id: int):
         super().__init__(_("This product is not available at the moment."))
-        self.row = row
+        self.product_id = product_id
+
+
+def _read(statement, params: dict) -> Result:
+    """A Core statement on the session's connection (the bound store's schema applies; a store table
+    with none bound is refused, see ``mall.tenancy.session``): no ORM objects to build."""
+    return db.session.connection().execute(statement, params)
+
+
+@dataclass(frozen=True)
+class BrandLink:
+    slug: str
+    name: str
+    is_enabled: bool
+
+
+@dataclass(frozen=True)
+class StoreLink:
+    id: int
+    slug: str
+    name: str
+    is_open: bool
+
+
+@dataclass(frozen=True)
+class ProductHead:
+    """What the public row says about a product page: where it lives, whether it may be shown, and
+    the counts shown on it."""
+
+    id: int
+    slug: str
+    category_id: int | None
+    store: StoreLink
+    brand: BrandLink | None
+    sales_count: int
+    review_count: int
+    rating: object
+    is_visible: bool
+
+
+HEAD = (
+    select(
+        PublicProduct.id,
+        PublicProduct.slug,
+        PublicProduct.category_id,
+        PublicProduct.sales_count,
+        PublicProduct.review_count,
+        PublicProduct.rating,
+        PublicProduct.is_visible,
+        Merchant.id.label("store_id"),
+        Merchant.slug.label("store_slug"),
+        Merchant.name.label("store_name"),
+        Merchant.status.label("store_status"),
+        Brand.slug.label("brand_slug"),
+        Brand.name.label("brand_name"),
+        Brand.is_enabled.label("brand_enabled"),
+    )
+    .join(Merchant, Merchant.id == PublicProduct.merchant_id)
+    .outerjoin(Brand, Brand.id == PublicProduct.brand_id)
+    .where(PublicProduct.id == bindparam("product_id"))
+)
+
+
+def product_head(product_id: int) -> ProductHead | None:
+    """The public row of ``product_id`` (``None``: there is no such product)."""
+    r = _read(HEAD, {"product_id": product_id}).one_or_none()
+    if r is None:
+        return None
+    return ProductHead(
+        id=r.id,
+        slug=r.slug,
+        category_id=r.category_id,
+        store=StoreLink(r.store_id, r.store_slug, r.store_name, r.store_status == "active"),
+        brand=BrandLink(r.brand_slug, r.brand_name, r.brand_enabled) if r.brand_slug is not None else None,
+        sales_count=r.sales_count,
+        review_count=r.review_count,
+        rating=r.rating,
+        is_visible=r.is_visible,
+    )
 
 
 @dataclass
@@ -82,8 +164,7 @@ class SpecAxis:
 
 @dataclass
 class ProductPage:
-    row: PublicProduct
-    merchant: Merchant
+    row: ProductHead
     title: str
     subtitle: str | None
     images: list[Image]
@@ -96,6 +177,10 @@ class ProductPage:
     after_sales: str | None
 
     @property
+    def merchant(self) -> StoreLink:
+        return self.row.store
+
+    @property
     def in_stock(self) -> bool:
         return any(sku.in_stock for sku in self.skus)
 
@@ -106,19 +191,11 @@ class ProductPage:
         return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
-def _keys(ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    rows = db.session.execute(
-        select(StoredObject.id, StoredObject.key).where(StoredObject.id.in_(ids), StoredObject.is_private.is_(False))
-    ).all()
-    return dict(rows)
-
-
 def _live_product() -> Select:
     """The bound store's product ``:product_id`` with its active SKUs ``[id, specs, price, market
-    price, stock]`` and images ``[file id, thumbnail id]`` in their order, as one row (one round trip,
-    no ORM objects). Built once: building it costs more than running it."""
+    price, stock]``, its images' public keys ``[picture, thumbnail or picture]`` in their order and
+    its video's key, as one row (one round trip, no ORM objects). Built once: building it costs more
+    than running it."""
     skus = (
         select(
             func.json_agg(
@@ -132,17 +209,26 @@ def _live_product() -> Select:
         .where(Sku.product_id == Product.id, Sku.is_active.is_(True))
         .scalar_subquery()
     )
+    main, thumb = StoredObject.__table__.alias("main_file"), StoredObject.__table__.alias("thumb_file")
     images = (
         select(
             func.json_agg(
                 aggregate_order_by(
-                    func.json_build_array(ProductImage.file_id, ProductImage.thumb_file_id),
+                    func.json_build_array(main.c.key, func.coalesce(thumb.c.key, main.c.key)),
                     ProductImage.position,
                     ProductImage.id,
                 )
             )
         )
+        .select_from(ProductImage)
+        .join(main, and_(main.c.id == ProductImage.file_id, main.c.is_private.is_(False)))
+        .outerjoin(thumb, and_(thumb.c.id == ProductImage.thumb_file_id, thumb.c.is_private.is_(False)))
         .where(ProductImage.product_id == Product.id)
+        .scalar_subquery()
+    )
+    video = (
+        select(StoredObject.key)
+        .where(StoredObject.id == Product.video_file_id, StoredObject.is_private.is_(False))
         .scalar_subquery()
     )
     return select(
@@ -154,7 +240,7 @@ def _live_product() -> Select:
         Product.attributes,
         Product.description_html,
         Product.after_sales,
-        Product.video_file_id,
+        video.label("video_key"),
         skus.label("skus"),
         images.label("images"),
     ).where(Product.id == bindparam("product_id"))
@@ -168,10 +254,11 @@ def _attributes(attribute_values: dict | None) -> list[tuple[str, str]]:
     values = {int(k): v for k, v in (attribute_values or {}).items() if str(k).isdigit() and v not in (None, "", [])}
     if not values:
         return []
-    attributes = db.session.scalars(
-        select(CategoryAttribute)
+    attributes = _read(
+        select(CategoryAttribute.id, CategoryAttribute.name, CategoryAttribute.unit)
         .where(CategoryAttribute.id.in_(values))
-        .order_by(CategoryAttribute.position, CategoryAttribute.id)
+        .order_by(CategoryAttribute.position, CategoryAttribute.id),
+        {},
     ).all()
     shown = []
     for attribute in attributes:
@@ -197,56 +284,43 @@ def _axes(specs: list | None, skus: list[SkuView]) -> list[SpecAxis]:
     return axes
 
 
-def load_product_page(product_id: int, user_id: int | None = None) -> ProductPage:
-    """The product page of a visible product; ``ProductUnavailable`` when it has a public row but is
-    not on sale, ``NotFound`` when there is no such product at all. With ``user_id``, the SKUs this
-    shopper waits for (out-of-stock registration) are marked."""
-    row = db.session.get(PublicProduct, product_id)
-    if row is None:
-        raise NotFound(_("This product does not exist."))
-    merchant = row.merchant
-    if not row.is_visible or not merchant.is_open:
-        raise ProductUnavailable(row)
-    with tenant(merchant.id):
-        product = db.session.execute(LIVE_PRODUCT, {"product_id": product_id}).one_or_none()
+def load_product_page(head: ProductHead, user_id: int | None = None) -> ProductPage:
+    """The product page of the product ``head`` describes (see ``product_head``);
+    ``ProductUnavailable`` when it is not on sale. With ``user_id``, the SKUs this shopper waits for
+    (out-of-stock registration) are marked."""
+    if not head.is_visible or not head.store.is_open:
+        raise ProductUnavailable(head.id)
+    with tenant(head.store.id):
+        product = _read(LIVE_PRODUCT, {"product_id": head.id}).one_or_none()
         if product is None or product.status != "approved" or not product.on_shelf:
-            raise ProductUnavailable(row)
-        waiting = waiting_sku_ids(user_id, product_id) if user_id is not None else set()
-        skus = [
-            SkuView(
-                sku_id,
-                dict(spec_values or {}),
-                price,
-                market_price,
-                stock,
-                label=str(stock_availability(stock)["label"]),
-                waiting=sku_id in waiting,
-            )
-            for sku_id, spec_values, price, market_price, stock in product.skus or ()
-        ]
-        if not skus:
-            raise ProductUnavailable(row)
-        page_data = {
-            "title": product.title,
-            "subtitle": product.subtitle,
-            "attributes": _attributes(product.attributes),
-            "description": Markup(sanitize_html(product.description_html)),
-            "after_sales": product.after_sales,
-            "axes": _axes(product.specs, skus),
-        }
-        image_ids = [tuple(pair) for pair in product.images or ()]
-        video_id = product.video_file_id
-    keys = _keys({i for pair in image_ids for i in pair if i} | ({video_id} if video_id else set()))
-    images = [Image(keys[main], keys.get(thumb) or keys[main]) for main, thumb in image_ids if main in keys]
-    selected = next((sku for sku in skus if sku.in_stock), skus[0])
+            raise ProductUnavailable(head.id)
+        waiting = waiting_sku_ids(user_id, head.id) if user_id is not None else set()
+    skus = [
+        SkuView(
+            sku_id,
+            dict(spec_values or {}),
+            price,
+            market_price,
+            stock,
+            label=str(stock_availability(stock)["label"]),
+            waiting=sku_id in waiting,
+        )
+        for sku_id, spec_values, price, market_price, stock in product.skus or ()
+    ]
+    if not skus:
+        raise ProductUnavailable(head.id)
     return ProductPage(
-        row=row,
-        merchant=merchant,
-        images=images,
-        video_key=keys.get(video_id) if video_id else None,
+        row=head,
+        title=product.title,
+        subtitle=product.subtitle,
+        images=[Image(key, thumb_key) for key, thumb_key in product.images or ()],
+        video_key=product.video_key,
+        axes=_axes(product.specs, skus),
         skus=skus,
-        selected=selected,
-        **page_data,
+        selected=next((sku for sku in skus if sku.in_stock), skus[0]),
+        attributes=_attributes(product.attributes),
+        description=Markup(sanitize_html(product.description_html)),
+        after_sales=product.after_sales,
     )
 
 

@@ -9,7 +9,6 @@ import re
 from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
-from sqlalchemy.orm import joinedload
 
 from mall.catalog import browse, product_page
 from mall.catalog import favorites as shopper_favorites
@@ -17,10 +16,11 @@ from mall.catalog.browse import ListingQuery
 from mall.catalog.cache import anonymous_page_cache, cached_fragments
 from mall.catalog.models import PublicProduct
 from mall.catalog.money import format_cents
-from mall.catalog.product_page import ProductPage, ProductUnavailable, load_product_page
+from mall.catalog.product_page import ProductHead, ProductPage, ProductUnavailable, load_product_page
 from mall.consumer.views import blueprint
 from mall.extensions import db
 from mall.i18n import _
+from mall.merchants.models import Merchant
 from mall.trading.reviews import product_reviews
 from mall.web.urls import external_url
 
@@ -34,7 +34,7 @@ def yuan(cents: int | None) -> str:
 
 
 @blueprint.app_template_global("product_url")
-def product_url(product: PublicProduct, external: bool = False) -> str:
+def product_url(product: PublicProduct | ProductHead, external: bool = False) -> str:
     """The product page's readable address (``/p/<id>-<slug>``)."""
     values = {"product_id": product.id, "slug": product_slug(product)}
     return external_url("consumer.product", **values) if external else url_for("consumer.product", **values)
@@ -48,7 +48,7 @@ def listing_url(endpoint: str, values: dict, args: dict, **changes) -> str:
     return url_for(endpoint, **values, **{k: v for k, v in query.items() if v not in (None, [], "")})
 
 
-def product_slug(product: PublicProduct) -> str:
+def product_slug(product: PublicProduct | ProductHead) -> str:
     return product.slug or "item"
 
 
@@ -186,16 +186,17 @@ def product_short(product_id: int):
 @blueprint.get("/p/<int:product_id>-<slug>")
 @anonymous_page_cache
 def product(product_id: int, slug: str):
-    row = db.session.get(PublicProduct, product_id, options=[joinedload(PublicProduct.brand)])
-    if row is None:
+    head = product_page.product_head(product_id)
+    if head is None:
         abort(404)
-    if slug != product_slug(row):
-        return redirect(product_url(row), code=301)
+    if slug != product_slug(head):
+        return redirect(product_url(head), code=301)
     user_id = current_user.id if current_user.is_authenticated else None
     try:
-        page = load_product_page(product_id, user_id)
+        page = load_product_page(head, user_id)
     except ProductUnavailable as error:
-        return render_template("consumer/product_unavailable.html", row=error.row, message=error.message), 404
+        row = db.session.get(PublicProduct, product_id)
+        return render_template("consumer/product_unavailable.html", row=row, message=error.message), 404
     if user_id is not None:
         shopper_favorites.record_view(user_id, product_id)
         db.session.commit()
@@ -203,9 +204,9 @@ def product(product_id: int, slug: str):
         "consumer/product.html",
         page=page,
         fragments=_product_fragments(page),
-        reviews=product_reviews(row.merchant_id, product_id) if row.review_count else [],
+        reviews=product_reviews(head.store.id, product_id) if head.review_count else [],
         is_favorite=shopper_favorites.is_favorite(user_id, product_id),
-        canonical=product_url(row, external=True),
+        canonical=product_url(head, external=True),
     )
 
 
@@ -214,11 +215,12 @@ RELATED_MARK = re.compile(r"<!--p(\d+)-->")
 
 def _product_fragments(page: ProductPage) -> dict[str, Markup]:
     """The store card, breadcrumb and related products: shared by many product pages, so cached."""
-    merchant, category_id = page.merchant, page.row.category_id
+    store_id, category_id = page.row.store.id, page.row.category_id
     parts = cached_fragments(
         {
-            f"store-card:{merchant.id}": lambda: render_template(
-                "consumer/_product_store_card.html", **vars(product_page.store_card(merchant))
+            f"store-card:{store_id}": lambda: render_template(
+                "consumer/_product_store_card.html",
+                **vars(product_page.store_card(db.session.get(Merchant, store_id))),
             ),
             f"breadcrumb:{category_id}": lambda: render_template(
                 "consumer/_product_breadcrumb.html", breadcrumb=product_page.category_trail(category_id)
@@ -229,7 +231,7 @@ def _product_fragments(page: ProductPage) -> dict[str, Markup]:
         }
     )
     return {
-        "store_card": parts[f"store-card:{merchant.id}"],
+        "store_card": parts[f"store-card:{store_id}"],
         "breadcrumb": parts[f"breadcrumb:{category_id}"],
         "related": _without_product(parts[f"related:{category_id}"], page.row.id),
     }
