@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 
-from flask import flash, g, redirect, render_template, request
+from flask import current_app, flash, g, redirect, render_template, request
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
 
 from mall.errors import DomainError
 from mall.i18n import _, get_locale
@@ -43,12 +44,30 @@ def init_hooks(app) -> None:
     def template_helpers():
         return {"current_locale": str(get_locale()), "locales": app.config["MALL_LOCALES"]}
 
+    app.add_template_global(static_part)
+
     @app.before_request
     def remember_user_for_locale():
         from flask_login import current_user
 
         # The locale selector reads the user from g without triggering a second load.
         g._login_user = current_user._get_current_object() if current_user else None
+
+
+_STATIC_PARTS: dict[tuple[str, str, str], Markup] = {}
+
+
+def static_part(name: str) -> Markup:
+    """The template ``name``, which shows nothing but links and labels (the search bar, a visitor's
+    menu), rendered once per locale and process: most pages carry it. Outside debug mode templates
+    never change while the process runs, so neither does the part."""
+    key = (name, str(get_locale()), request.script_root)
+    part = _STATIC_PARTS.get(key)
+    if part is None:
+        part = Markup(render_template(name))
+        if not current_app.debug:
+            _STATIC_PARTS[key] = part
+    return part
 
 
 def _http_error(error):

@@ -75,6 +75,8 @@ def test_language_switch_in_the_session_beats_accept_language(client):
 
     client.get("/lang/zh_Hans_CN", headers=EN)
     assert_chinese(page(client, headers=EN))
+    # The visitor's menu and search bar are rendered once per locale (static_part), not once.
+    assert_chinese(page(client, "/", headers=EN))
 
     client.get("/lang/en")
     client.get("/lang/zh-CN")  # aliases normalise to our catalog names
