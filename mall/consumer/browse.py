@@ -18,7 +18,7 @@ from mall.catalog.models import PublicProduct
 from mall.catalog.money import format_cents
 from mall.catalog.product_page import ProductHead, ProductPage, ProductUnavailable, load_product_page
 from mall.consumer.views import blueprint
-from mall.extensions import db
+from mall.extensions import autocommit_reads, db
 from mall.i18n import _
 from mall.merchants.models import Merchant
 from mall.trading.reviews import product_reviews
@@ -186,12 +186,14 @@ def product_short(product_id: int):
 @blueprint.get("/p/<int:product_id>-<slug>")
 @anonymous_page_cache
 def product(product_id: int, slug: str):
+    user_id = current_user.id if current_user.is_authenticated else None
+    if user_id is None:
+        autocommit_reads()
     head = product_page.product_head(product_id)
     if head is None:
         abort(404)
     if slug != product_slug(head):
         return redirect(product_url(head), code=301)
-    user_id = current_user.id if current_user.is_authenticated else None
     try:
         page = load_product_page(head, user_id)
     except ProductUnavailable as error:

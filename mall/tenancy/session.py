@@ -20,6 +20,7 @@ from sqlalchemy.orm import ORMExecuteState
 
 TENANT_SCHEMA = "tenant"
 SESSION_KEY = "mall.tenant_schema"
+READS_ONLY = "mall.reads_only"  # session.info: the request runs its reads outside a transaction
 
 
 class TenantError(RuntimeError):
@@ -84,6 +85,8 @@ def _object_schema(state) -> str | None:
 
 @event.listens_for(MallSession, "do_orm_execute")
 def _route_statement(state: ORMExecuteState) -> None:
+    if (state.is_insert or state.is_update or state.is_delete) and state.session.info.get(READS_ONLY):
+        raise RuntimeError("this request only reads: it runs outside a transaction")
     schema = None
     if state.is_select:
         if state.lazy_loaded_from is not None:
@@ -104,6 +107,8 @@ def _route_statement(state: ORMExecuteState) -> None:
 
 @event.listens_for(MallSession, "before_flush")
 def _check_flush(session, flush_context, instances) -> None:
+    if session.info.get(READS_ONLY):
+        raise RuntimeError("this request only reads: it runs outside a transaction")
     schema = session.info.get(SESSION_KEY)
     for obj in session.new:
         st = inspect(obj)

@@ -285,3 +285,42 @@ def test_a_product_page_is_correct_with_the_fragment_cache_off(app, client, scar
         app.config["MALL_FRAGMENT_CACHE_SECONDS"] = 300
     assert "Silk scarf" in page.split('class="related"')[1]
     assert "Wool House" in page.split('class="store-card card"')[1] and 'class="breadcrumb"' in page
+
+
+def test_an_anonymous_page_reads_outside_a_transaction_and_the_pool_gets_its_transactions_back(
+    app, committed_db, make_merchant
+):
+    """An anonymous product page only reads: no BEGIN/ROLLBACK round trips (``autocommit_reads``);
+    the next user of the pooled connection is in transaction mode again, and writing is refused."""
+    from sqlalchemy import event, insert
+
+    from mall.extensions import autocommit_reads
+
+    db = committed_db
+    leaf = h.category("Scarves", "scarves")
+    merchant = make_merchant("Wool House", slug="wool-house")
+    product_id = h.product(merchant, leaf, "Cashmere scarf", slug="cashmere-scarf", images=2).id
+    db.session.commit()
+    db.session.remove()
+    sent = []
+
+    def spy(conn, cursor, statement, parameters, context, executemany):
+        sent.append((statement.split()[0], conn.connection.dbapi_connection.autocommit))
+
+    event.listen(db.engine, "before_cursor_execute", spy)
+    try:
+        response = app.test_client().get(f"/p/{product_id}-cashmere-scarf")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", spy)
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "Cashmere scarf" in page and page.count('class="gallery-thumbs"') == 1
+    assert sent and all(autocommit for _verb, autocommit in sent)
+    with db.engine.connect() as conn:
+        assert conn.connection.dbapi_connection.autocommit is False
+    with app.test_request_context("/"):
+        autocommit_reads()
+        with pytest.raises(RuntimeError, match="only reads"):
+            db.session.execute(insert(BrowsingHistory).values(user_id=1, product_id=product_id))
+        db.session.remove()
+    assert db.session.scalar(select(BrowsingHistory.id)) is None
