@@ -17,7 +17,6 @@ from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import Text, case, cast, func, literal, literal_column, or_, select, text, true, union_all
 from sqlalchemy.dialects.postgresql import array
-from sqlalchemy.orm import contains_eager
 
 from mall.catalog.models import Brand, Category, CategoryAttribute, PublicProduct, SearchTerm
 from mall.catalog.search_terms import rebuild_search_terms
@@ -61,7 +60,7 @@ class SearchResult:
     page: int
     per_page: int
     total: int = 0
-    items: list[PublicProduct] = field(default_factory=list)
+    items: list[Hit] = field(default_factory=list)
     relaxed: str | None = None  # None, "any_word" or "suggestions"
     category: Category | None = None
     breadcrumb: list[Category] = field(default_factory=list)
@@ -162,7 +161,7 @@ class _Search:
             clauses.append(p.merchant_id == self.merchant_id)
         if self.category is not None:
             clauses.append(p.category_path.startswith(self.category.path, autoescape=True))
-        columns = (p.id, p.brand_id, p.category_path, p.price_min_cents, p.attributes, p.sales_count, p.published_at)
+        columns = (p.id, p.brand_id, p.category_id, p.price_min_cents, p.attributes, p.sales_count, p.published_at)
         return select(*columns, rank.label("rank")).where(*clauses).cte("matched").prefix_with("MATERIALIZED")
 
     def order(self, c) -> list:
@@ -198,18 +197,27 @@ class _Search:
         )
         ranked = select(top.c.id, func.row_number().over(order_by=self.order(top.c)).label("n")).subquery("ranked")
         parts.append(select(*row("page", ranked.c.id, None, ranked.c.n)))
-        # Counted by path first (a few distinct paths), then by the next level's id, named last.
+        # Counted by category first (integers: a few distinct ones), then by the next level below the
+        # chosen category (from the categories' paths), named last.
+        by_category = (
+            select(m.c.category_id, func.count().label("n")).where(*f.all()).group_by(m.c.category_id)
+        ).subquery("by_category")
         paths = (
-            select(m.c.category_path, func.count().label("n")).where(*f.all()).group_by(m.c.category_path)
-        ).subquery("paths")
+            select(Category.path.label("category_path"), by_category.c.n)
+            .join(by_category, by_category.c.category_id == Category.id)
+            .subquery("paths")
+        )
         prefix = self.category.path if self.category is not None else "/"
         child = func.split_part(func.substr(paths.c.category_path, len(prefix) + 1), "/", 1)
         children = (
-            select(child.label("child"), func.sum(paths.c.n).label("n")).where(child != "").group_by(child)
+            select(child.label("child"), func.sum(paths.c.n).label("n"))
+            .where(paths.c.category_path.startswith(prefix, autoescape=True), child != "")
+            .group_by(child)
         ).subquery("children")
+        named = Category.__table__.alias("named")
         parts.append(
-            select(*row("category", Category.id, Category.name, children.c.n)).join(
-                Category, cast(Category.id, Text) == children.c.child
+            select(*row("category", named.c.id, named.c.name, children.c.n)).join(
+                named, cast(named.c.id, Text) == children.c.child
             )
         )
         brands = (
@@ -226,7 +234,7 @@ class _Search:
         narrow = (
             true()
             if self.category is not None
-            else select(func.count()).select_from(m).scalar_subquery() <= ATTRIBUTE_FACET_MAX_MATCHES
+            else ~select(literal(1)).select_from(m).offset(ATTRIBUTE_FACET_MAX_MATCHES).exists()
         )
         free = [n for n in self.attribute_names if n not in self.attributes]
         groups = ([(free, None)] if free else []) + [
@@ -288,16 +296,49 @@ class _Search:
         result.items = _load_page([product_id for _n, product_id in sorted(page_ids)])
 
 
-def _load_page(ids: list[int]) -> list[PublicProduct]:
+@dataclass(frozen=True)
+class StoreName:
+    slug: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    """What a result card shows of a product (read as plain values: 24 ORM objects and their stores
+    cost a search page more than its facets do)."""
+
+    id: int
+    slug: str
+    title: str
+    main_image_key: str | None
+    price_min_cents: int
+    market_price_cents: int | None
+    stock_total: int
+    sales_count: int
+    merchant: StoreName
+
+
+_HIT_COLUMNS = (
+    PublicProduct.id,
+    PublicProduct.slug,
+    PublicProduct.title,
+    PublicProduct.main_image_key,
+    PublicProduct.price_min_cents,
+    PublicProduct.market_price_cents,
+    PublicProduct.stock_total,
+    PublicProduct.sales_count,
+    Merchant.slug,
+    Merchant.name,
+)
+
+
+def _load_page(ids: list[int]) -> list[Hit]:
     if not ids:
         return []
-    rows = db.session.scalars(
-        select(PublicProduct)
-        .join(PublicProduct.merchant)
-        .options(contains_eager(PublicProduct.merchant))
-        .where(PublicProduct.id.in_(ids))
-    ).unique()
-    by_id = {row.id: row for row in rows}
+    rows = db.session.connection().execute(
+        select(*_HIT_COLUMNS).join(Merchant, Merchant.id == PublicProduct.merchant_id).where(PublicProduct.id.in_(ids))
+    )
+    by_id = {row[0]: Hit(*row[:8], StoreName(row[8], row[9])) for row in rows}
     return [by_id[i] for i in ids if i in by_id]
 
 

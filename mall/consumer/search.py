@@ -11,7 +11,7 @@ from werkzeug.routing import BuildError
 
 from mall.catalog.models import PublicProduct
 from mall.catalog.money import format_cents, format_price, parse_price
-from mall.catalog.search import SORTS, search_products, search_stores, suggest
+from mall.catalog.search import SORTS, Hit, search_products, search_stores, suggest
 from mall.consumer.views import blueprint
 
 PER_PAGE = 24
@@ -19,7 +19,7 @@ MAX_PAGE = 100  # deep pages of a full-text ranking are neither useful nor cheap
 FILTER_KEYS = ("category", "brand", "attr", "min", "max")
 
 
-def product_link(product: PublicProduct) -> str:
+def product_link(product: PublicProduct | Hit) -> str:
     """The product page (``/p/<id>-<slug>``), by its endpoint when the app has it."""
     slug = product.slug or "item"
     try:
