@@ -8,7 +8,7 @@ from flask_babel import Babel
 from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import Engine, MetaData
+from sqlalchemy import Engine, MetaData, Result
 from sqlalchemy.orm import DeclarativeBase
 
 from mall.tenancy.session import READS_ONLY, MallSession
@@ -27,6 +27,13 @@ class PlatformBase(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=PlatformBase, session_options={"class_": MallSession})
+
+
+def read(statement, params: dict | None = None) -> Result:
+    """A Core statement on the session's connection: rows of plain values, no ORM objects to build
+    (for the busiest pages). The bound store's schema applies, and a store table with none bound is
+    refused, as for ORM statements (``mall.tenancy.session``)."""
+    return db.session.connection().execute(statement, params or {})
 
 
 def autocommit_reads() -> None:

@@ -4,18 +4,20 @@ content (images, SKUs with price and stock, attributes, description) is read fro
 The store is bound only inside ``load_product_page`` (``with tenant``), so the rest of the request
 never runs against it by accident; every value the template needs is copied out while bound.
 
-A product page is the mall's most viewed page, so it is read without ORM objects: two prepared
-statements (the public row with its store and brand, then the live product with its SKUs, images
-and their keys), run on the session's connection, where the bound store's schema applies.
+A product page is the mall's most viewed page, so it is read without ORM objects: statements built
+once (the public row with its store and brand; the live product with its SKUs and image ids; the
+pictures' keys, when it has any), run on the session's connection, where the bound store's schema
+applies (``mall.extensions.read``).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 
 from markupsafe import Markup
-from sqlalchemy import ARRAY, BigInteger, Result, Select, any_, bindparam, func, select
+from sqlalchemy import ARRAY, BigInteger, Select, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from mall.catalog.browse import breadcrumb, top_products
@@ -27,7 +29,7 @@ from mall.catalog.store_products import store_best_sellers, store_category_nav
 from mall.decoration.rendering import StoreHeader, store_header
 from mall.decoration.validation import sanitize_html
 from mall.errors import NotFound
-from mall.extensions import db
+from mall.extensions import db, read
 from mall.i18n import _
 from mall.merchants.models import Merchant
 from mall.storage.models import StoredObject
@@ -42,12 +44,6 @@ class ProductUnavailable(NotFound):
     def __init__(self, product_id: int):
         super().__init__(_("This product is not available at the moment."))
         self.product_id = product_id
-
-
-def _read(statement, params: dict) -> Result:
-    """A Core statement on the session's connection (the bound store's schema applies; a store table
-    with none bound is refused, see ``mall.tenancy.session``): no ORM objects to build."""
-    return db.session.connection().execute(statement, params)
 
 
 @dataclass(frozen=True)
@@ -77,7 +73,7 @@ class ProductHead:
     brand: BrandLink | None
     sales_count: int
     review_count: int
-    rating: object
+    rating: Decimal | None
     is_visible: bool
 
 
@@ -106,7 +102,7 @@ HEAD = (
 
 def product_head(product_id: int) -> ProductHead | None:
     """The public row of ``product_id`` (``None``: there is no such product)."""
-    r = _read(HEAD, {"product_id": product_id}).one_or_none()
+    r = read(HEAD, {"product_id": product_id}).one_or_none()
     if r is None:
         return None
     return ProductHead(
@@ -249,7 +245,7 @@ def _attributes(attribute_values: dict | None) -> list[tuple[str, str]]:
     values = {int(k): v for k, v in (attribute_values or {}).items() if str(k).isdigit() and v not in (None, "", [])}
     if not values:
         return []
-    attributes = _read(
+    attributes = read(
         select(CategoryAttribute.id, CategoryAttribute.name, CategoryAttribute.unit)
         .where(CategoryAttribute.id.in_(values))
         .order_by(CategoryAttribute.position, CategoryAttribute.id),
@@ -286,7 +282,7 @@ def load_product_page(head: ProductHead, user_id: int | None = None) -> ProductP
     if not head.is_visible or not head.store.is_open:
         raise ProductUnavailable(head.id)
     with tenant(head.store.id):
-        product = _read(LIVE_PRODUCT, {"product_id": head.id}).one_or_none()
+        product = read(LIVE_PRODUCT, {"product_id": head.id}).one_or_none()
         if product is None or product.status != "approved" or not product.on_shelf:
             raise ProductUnavailable(head.id)
         waiting = waiting_sku_ids(user_id, head.id) if user_id is not None else set()
@@ -306,7 +302,7 @@ def load_product_page(head: ProductHead, user_id: int | None = None) -> ProductP
         raise ProductUnavailable(head.id)
     image_ids = [tuple(pair) for pair in product.images or ()]
     file_ids = {i for pair in image_ids for i in pair if i} | {product.video_file_id} - {None}
-    keys = dict(_read(FILE_KEYS, {"ids": sorted(file_ids)}).all()) if file_ids else {}
+    keys = dict(read(FILE_KEYS, {"ids": sorted(file_ids)}).all()) if file_ids else {}
     return ProductPage(
         row=head,
         title=product.title,

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import array
 from mall.catalog.models import Brand, Category, CategoryAttribute, PublicProduct, SearchTerm
 from mall.catalog.search_terms import rebuild_search_terms
 from mall.catalog.text import is_cjk, words
-from mall.extensions import db
+from mall.extensions import db, read
 from mall.merchants.models import Merchant
 
 __all__ = ["rebuild_search_terms", "search_products", "search_stores", "suggest"]
@@ -335,7 +335,7 @@ _HIT_COLUMNS = (
 def _load_page(ids: list[int]) -> list[Hit]:
     if not ids:
         return []
-    rows = db.session.connection().execute(
+    rows = read(
         select(*_HIT_COLUMNS).join(Merchant, Merchant.id == PublicProduct.merchant_id).where(PublicProduct.id.in_(ids))
     )
     by_id = {row[0]: Hit(*row[:8], StoreName(row[8], row[9])) for row in rows}
