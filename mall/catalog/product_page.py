@@ -248,8 +248,7 @@ def _attributes(attribute_values: dict | None) -> list[tuple[str, str]]:
     attributes = read(
         select(CategoryAttribute.id, CategoryAttribute.name, CategoryAttribute.unit)
         .where(CategoryAttribute.id.in_(values))
-        .order_by(CategoryAttribute.position, CategoryAttribute.id),
-        {},
+        .order_by(CategoryAttribute.position, CategoryAttribute.id)
     ).all()
     shown = []
     for attribute in attributes:

@@ -1040,12 +1040,10 @@ def _expire(order: Order, case: AfterSalesCase) -> None:
     if case.status == "requested":
         _approve(order, case, "system", None, None, None, str(_("The store did not answer in time.")))
     elif case.status == "approved":
-        _set(case, "closed", outcome="not_returned")
-        _event(case, "system", "closed", str(OUTCOME_LABELS["not_returned"]))
-        _tell_buyer(
+        _close_late(
             order,
             case,
-            L_("After-sales request closed"),
+            "not_returned",
             L_("The goods of order %(number)s were not sent back in time.", number=order.number),
         )
     elif case.status == "returning":
@@ -1054,14 +1052,19 @@ def _expire(order: Order, case: AfterSalesCase) -> None:
         _return_stock(case, None)
         _settle_returned(order, case, "system", None, None)
     elif case.status == "rejected":
-        _set(case, "closed", outcome="refused")
-        _event(case, "system", "closed", str(OUTCOME_LABELS["refused"]))
-        _tell_buyer(
+        _close_late(
             order,
             case,
-            L_("After-sales request closed"),
+            "refused",
             L_("The request on order %(number)s was not taken to the platform in time.", number=order.number),
         )
+
+
+def _close_late(order: Order, case: AfterSalesCase, outcome: str, body) -> None:
+    """The buyer let a step run out (sending back, escalating): the case closes with ``outcome``."""
+    _set(case, "closed", outcome=outcome)
+    _event(case, "system", "closed", str(OUTCOME_LABELS[outcome]))
+    _tell_buyer(order, case, L_("After-sales request closed"), body)
 
 
 @platform_job(queue="default")
