@@ -159,6 +159,57 @@ def _demo_orders(buyer, owner) -> None:
                 fulfilment.complete(order)
             if step in (1, 2):
                 _demo_case(buyer, owner, order, step)
+        _demo_coupon_order(buyer, owner)
+
+
+def _demo_coupon_order(buyer, owner) -> None:
+    """One checkout across both stores with the mall's welcome coupon, completed: its orders, and
+    the statement, show how the platform-funded discount splits."""
+    from mall.payments import services as payments
+    from mall.payments.sandbox import decide
+    from mall.trading import cart as carts
+    from mall.trading import checkout as checkouts
+    from mall.trading import fulfilment
+
+    cart = carts.get_or_create_cart(user_id=buyer.id)
+    for slug in ("yuexiang", "moxiang-books"):
+        merchant_id = stores.get_merchant_by_slug(slug).id
+        row = db.session.scalar(
+            select(PublicProduct)
+            .where(PublicProduct.merchant_id == merchant_id, PublicProduct.is_visible.is_(True))
+            .where(PublicProduct.stock_total > 5)
+            .order_by(PublicProduct.id.desc())
+            .limit(1)
+        )
+        with tenant(merchant_id):
+            sku_id = db.session.scalar(select(Sku.id).where(Sku.product_id == row.id, Sku.stock > 2).limit(1))
+        carts.add_to_cart(cart, row.id, sku_id, 1)
+    checkout = checkouts.place_order(buyer.id, cart, idempotency_key="demo-checkout-coupon", coupon_code="WELCOME10")
+    payment, _url = payments.start_payment(buyer.id, checkout.id, "sandbox")
+    decide(payment.provider_ref, "pay")
+    payments.capture(payment, payment.amount_cents)
+    for order in checkout.orders:
+        with tenant(order.merchant_id):
+            fulfilment.ship(owner, order.id, "顺丰速运", f"SF{1000000 + order.id}")
+        fulfilment.confirm_receipt(buyer.id, order.id)
+        fulfilment.complete(order)
+
+
+def _demo_coupons(admin) -> None:
+    """The mall's coupons: one offered at checkout from ¥199, a welcome coupon by code."""
+    from datetime import UTC, datetime, timedelta
+
+    from mall.marketing import coupons
+
+    start = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
+    end = (datetime.now(UTC) + timedelta(days=365)).strftime("%Y-%m-%d")
+    for code, values in (
+        ("MALL20", {"name": "满199减20", "kind": "amount", "amount_yuan": "20", "min_spend_yuan": "199"}),
+        ("WELCOME10", {"name": "新人九折券", "kind": "percent", "percent": "10", "max_yuan": "30", "is_public": False}),
+    ):
+        if coupons.find_coupon(code) is None:
+            form = coupons.CouponForm(code=code, starts_at=start, ends_at=end, per_user_limit="1", **values)
+            coupons.create_coupon(admin, form)
 
 
 def _demo_case(buyer, owner, order, step: int) -> None:
@@ -229,6 +280,7 @@ def load_demo() -> dict:
         stock_store(merchant, DEMO_SKUS_PER_STORE)
     db.session.commit()
     generate_catalog(stores=DEMO_EXTRA_STORES, skus=DEMO_EXTRA_STORES * DEMO_SKUS_PER_STORE)
+    _demo_coupons(admin)
     _demo_orders(buyer, owner)
     _demo_finance(admin)
     db.session.commit()

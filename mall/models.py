@@ -37,6 +37,7 @@ from mall.finance.models import (
 from mall.identity.models import OperatorRole, OperatorRoleAssignment, User
 from mall.ledger.models import JournalEntry, JournalLine, LedgerAccount
 from mall.mail.models import OutboxMessage
+from mall.marketing.models import CouponRedemption, PlatformCoupon
 from mall.merchants.models import (
     Merchant,
     MerchantMembership,
@@ -79,6 +80,7 @@ __all__ = [
     "CategorySpec",
     "Checkout",
     "CommissionRule",
+    "CouponRedemption",
     "DecorationDraft",
     "DecorationVersion",
     "FavoriteFolder",
@@ -97,6 +99,7 @@ __all__ = [
     "OutboxMessage",
     "Payment",
     "PaymentEvent",
+    "PlatformCoupon",
     "Product",
     "ProductFavorite",
     "ProductImage",

@@ -39,17 +39,22 @@ def test_the_demo_buyer_has_orders_in_every_state_and_the_ledger_holds(app, db):
     load_demo()
     load_demo()  # no second set of orders
     statuses = sorted(db.session.scalars(select(Order.status)))
-    assert statuses == ["awaiting_payment", "completed", "paid", "received", "shipped"]
+    assert statuses == ["awaiting_payment", "completed", "completed", "completed", "paid", "received", "shipped"]
+    # the welcome coupon (10 %, the mall pays) split over the two stores' orders of one checkout
+    coupon_orders = list(db.session.scalars(select(Order).where(Order.platform_discount_cents > 0)))
+    assert len({o.merchant_id for o in coupon_orders}) == 2 and len({o.checkout_id for o in coupon_orders}) == 1
     assert sorted(db.session.scalars(select(Order.case_status).where(Order.case_status.is_not(None)))) == [
         "closed",
         "open",
     ]  # a return waiting for the store, a partial refund given
     assert db.session.scalar(select(func.sum(Order.refunded_cents))) == 500
     result = check_ledger()
-    assert result.ok and result.entries == 8  # four payments, one completion, one refund, two deposits
+    assert result.ok and result.entries == 11  # five payments, three completions, one refund, two deposits
     from mall.finance.models import Statement
 
-    assert [s.status for s in db.session.scalars(select(Statement))] == ["draft"]  # the completed order's
+    statements = list(db.session.scalars(select(Statement)))
+    assert [s.status for s in statements] == ["draft", "draft"]  # the completed orders', one per store
+    assert sum(s.platform_discount_cents for s in statements) == sum(o.platform_discount_cents for o in coupon_orders)
     from mall.cli import ledger_check
 
     checked = app.test_cli_runner().invoke(ledger_check)  # what `mall ledger check` runs

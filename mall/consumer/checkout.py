@@ -13,6 +13,7 @@ from mall.consumer.cart import current_cart
 from mall.consumer.views import blueprint
 from mall.errors import DomainError
 from mall.extensions import db
+from mall.marketing import coupons
 from mall.trading import addresses as address_book
 from mall.trading import checkout as checkouts
 
@@ -27,6 +28,12 @@ def _choices() -> dict[int, tuple[str | None, str | None]]:
     return choices
 
 
+def _coupon_code() -> str | None:
+    """The mall coupon chosen: a typed code, else the picked one ("": none), else None (the best)."""
+    typed = request.form.get("coupon_code", "").strip()
+    return typed or request.form.get("coupon")
+
+
 def _address_id() -> int | None:
     value = request.values.get("address_id", "")
     return int(value) if value.isdigit() else None
@@ -39,6 +46,7 @@ def _page(plan, *, key: str | None = None, status: int = 200, error: DomainError
         addresses=address_book.addresses_of(current_user.id),
         key=key or secrets.token_urlsafe(24),
         error=error,
+        coupon_text=coupons.describe,
     ), status
 
 
@@ -59,7 +67,9 @@ def place_order():
     cart, key = current_cart(), request.form.get("key", "")
     if request.form.get("action") != "place":  # "update totals": the same page with the new choices
         try:
-            plan = checkouts.plan_checkout(current_user.id, cart, address_id=_address_id(), choices=_choices())
+            plan = checkouts.plan_checkout(
+                current_user.id, cart, address_id=_address_id(), choices=_choices(), coupon_code=_coupon_code()
+            )
         except DomainError as error:
             flash(error.message, "error")
             return redirect(url_for("consumer.cart"))
@@ -72,6 +82,7 @@ def place_order():
             idempotency_key=key,
             address_id=_address_id(),
             choices=_choices(),
+            coupon_code=_coupon_code(),
             expected_total_cents=int(expected) if expected.isdigit() else None,
         )
         db.session.commit()
@@ -84,7 +95,11 @@ def place_order():
         db.session.rollback()
         try:
             plan = checkouts.plan_checkout(
-                current_user.id, current_cart(), address_id=_address_id(), choices=_choices()
+                current_user.id,
+                current_cart(),
+                address_id=_address_id(),
+                choices=_choices(),
+                coupon_code=_coupon_code(),
             )
         except DomainError as again:  # the cart itself changed: show it there
             flash(again.message, "error")

@@ -51,7 +51,8 @@ def _finance(actor: User) -> None:
 
 def refund_completed_order(actor: User, order_id: int, amount: str, reason: str | None) -> Refund:
     """Refund part or all of a completed order: the buyer is paid back through the provider; the
-    store gives back what it kept of that amount and the commission earned on it is returned."""
+    store gives back what it kept of that amount (with the mall coupon's share of it, which the
+    platform takes back) and the commission earned on it is returned."""
     _finance(actor)
     reason = reason_text(reason)
     cents = parse_yuan(amount, field="amount")
@@ -61,27 +62,28 @@ def refund_completed_order(actor: User, order_id: int, amount: str, reason: str 
     lock_order(order)
     if order.status != "completed":
         raise AdjustmentError(_("Only a completed order is refunded here; before that, use after-sales."))
-    left = order.total_cents - order.refunded_cents
+    left = order.payable_cents - order.refunded_cents
     if not 0 < cents <= left:
         raise AdjustmentError(
             _("The refund must be more than zero and at most ¥%(max)s.", max=format_cents(left)), field="amount"
         )
     commission = sum(line.commission_cents or 0 for line in order_lines(order))
-    returned = int(
-        sum(r.commission_cents for r in db.session.scalars(select(Refund).where(Refund.order_id == order.id)))
-    )
-    earned = commission - returned  # what the platform kept as commission on this order
-    paid_left = order.total_cents - order.refunded_cents
-    share = proportional(cents, paid_left, earned) if paid_left else 0
+    earlier = list(db.session.scalars(select(Refund).where(Refund.order_id == order.id)))
+    earned = commission - sum(r.commission_cents for r in earlier)  # what the platform kept as commission
+    coupon_left = order.platform_discount_cents - sum(r.platform_cents for r in earlier)  # the mall coupon's
+    # both in proportion to what is refunded of what the buyer has left paid
+    share = proportional(cents, left, earned)
+    platform = proportional(cents, left, coupon_left)
     row = refund(payment_of(order), cents, f"after completion: {reason}", order)
-    row.commission_cents = share
+    row.commission_cents, row.platform_cents = share, platform
     order.refunded_cents += cents
     post(
         "clawback",
         f"order:{order.id}",
         [
-            (merchant_account(order.merchant_id, "available"), cents - share),
+            (merchant_account(order.merchant_id, "available"), cents + platform - share),
             (platform_account("commission_revenue"), share),
+            (platform_account("discount_expense"), -platform),
             (platform_account("refunds_due"), -cents),
         ],
         idempotency_key=f"refund:{row.id}:clawback",

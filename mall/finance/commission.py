@@ -27,6 +27,7 @@ from mall.audit.services import record_audit
 from mall.catalog.models import Category, PublicProduct
 from mall.catalog.money import parse_yuan
 from mall.catalog.taxonomy import ancestors_of, get_category, platform_commission_bp
+from mall.dates import parse_moment
 from mall.errors import DomainError, NotFound, PermissionDenied
 from mall.extensions import db
 from mall.finance.models import COMMISSION_SCOPES, CommissionRule
@@ -152,19 +153,6 @@ def _parse_rate(text: str | None) -> int:
     return bp
 
 
-def _parse_time(text: str | None, *, field: str, required: bool) -> datetime | None:
-    value = (text or "").strip()
-    if not value:
-        if required:
-            raise CommissionError(_("Give a date."), field=field)
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise CommissionError(_("Give a date like 2026-12-01 or 2026-12-01 08:00."), field=field) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 @dataclass
 class RuleForm:
     scope: str = ""
@@ -208,8 +196,8 @@ def build_rule(form: RuleForm) -> CommissionRule:
     rule.cap_cents = parse_yuan(form.cap_yuan, field="cap") if form.cap_yuan.strip() else None
     if rule.min_cents is not None and rule.cap_cents is not None and rule.cap_cents < rule.min_cents:
         raise CommissionError(_("The cap cannot be below the minimum."), field="cap")
-    rule.starts_at = _parse_time(form.starts_at, field="starts_at", required=True)
-    rule.ends_at = _parse_time(form.ends_at, field="ends_at", required=False)
+    rule.starts_at = parse_moment(form.starts_at, field="starts_at")
+    rule.ends_at = parse_moment(form.ends_at, field="ends_at", required=False)
     if rule.ends_at is not None and rule.ends_at <= rule.starts_at:
         raise CommissionError(_("The end must come after the start."), field="ends_at")
     rule.note = (form.note or "").strip()[:200] or None

@@ -92,6 +92,8 @@ class Statement(db.Model):
     commission_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     adjustments_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     total_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    # of the sales, what the mall's coupons paid instead of the buyers (credited to the store)
+    platform_discount_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     confirm_by: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # confirmed automatically then
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -122,6 +124,10 @@ class StatementLine(db.Model):
     commission_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     adjustments_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     net_cents: Mapped[int] = mapped_column(BigInteger)
+    # how the order's discounts split (already out of ``sales_cents``'s buyer price: the store's own
+    # discount lowered the sales, the mall's coupon was paid by the platform and is part of them)
+    store_discount_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    platform_discount_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     memo: Mapped[str | None] = mapped_column(String(300))
 
 

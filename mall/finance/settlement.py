@@ -4,7 +4,9 @@ A store's money becomes settleable (``merchant:<id>:available``) when an order c
 once its after-sales window has closed with no case open; later refunds and finance adjustments
 move it too. A settlement run (the periodic ``settle_due`` on the configured cycle, or finance's
 button) takes every such ledger movement up to the cutoff that no statement holds yet and writes
-one statement per store, a line per movement: order, sales, refunds, commission, adjustments, net.
+one statement per store, a line per movement: order, sales, how its discounts split (the store's
+own, and the mall coupon's part the platform paid instead of the buyer, credited to the store as
+sales), refunds, commission, adjustments, net.
 The statement's total is the sum of those ledger lines, so it matches the ledger to the cent.
 
 The store confirms its statement (or it is confirmed ``MALL_STATEMENT_CONFIRM_DAYS`` later): the
@@ -103,20 +105,31 @@ class _Breakdown:
                 JournalEntry.idempotency_key == func.concat("refund:", Refund.id, ":clawback")
             )
         )
-        self.refunded_before = dict(
-            db.session.execute(
-                select(Refund.order_id, func.sum(Refund.amount_cents))
+        self.refunded_before: dict[int, tuple[int, int]] = {  # order → (what the store gave back, coupon part)
+            order_id: (int(given), int(coupon))
+            for order_id, given, coupon in db.session.execute(
+                select(
+                    Refund.order_id,
+                    func.sum(Refund.amount_cents + Refund.platform_cents),
+                    func.sum(Refund.platform_cents),
+                )
                 .where(Refund.order_id.in_(order_ids), ~clawed)
                 .group_by(Refund.order_id)
-            ).all()
-        )
+            )
+        }
         self.credited: dict[tuple[int, str], int] = {}  # (entry, account) → what it credited
         for entry_id, code, amount in db.session.execute(
             select(JournalLine.entry_id, LedgerAccount.code, func.sum(JournalLine.amount_cents))
             .join(LedgerAccount, LedgerAccount.id == JournalLine.account_id)
             .where(
                 JournalLine.entry_id.in_(entry_ids),
-                LedgerAccount.code.in_((platform_account("commission_revenue"), platform_account("refunds_due"))),
+                LedgerAccount.code.in_(
+                    (
+                        platform_account("commission_revenue"),
+                        platform_account("refunds_due"),
+                        platform_account("discount_expense"),
+                    )
+                ),
             )
             .group_by(JournalLine.entry_id, LedgerAccount.code)
         ):
@@ -128,15 +141,21 @@ class _Breakdown:
             journal_line_id=journal_line_id, kind=kind, occurred_at=occurred_at, net_cents=net, memo=memo
         )
         line.sales_cents = line.refunds_cents = line.commission_cents = line.adjustments_cents = 0
+        line.store_discount_cents = line.platform_discount_cents = 0
         commission = self.credited.get((entry_id, platform_account("commission_revenue")), 0)
         if kind == "order_completed" and _order_id(reference) in self.orders:
             order = self.orders[_order_id(reference)]
+            given_back, coupon_back = self.refunded_before.get(order.id, (0, 0))
             line.order_id, line.sales_cents = order.id, order.total_cents
-            line.refunds_cents = int(self.refunded_before.get(order.id, 0))
+            line.store_discount_cents = order.discount_cents
+            line.platform_discount_cents = order.platform_discount_cents - coupon_back
+            line.refunds_cents = given_back
             line.commission_cents = commission
         elif kind == "clawback" and _order_id(reference):
+            coupon_back = self.credited.get((entry_id, platform_account("discount_expense")), 0)
             line.order_id = _order_id(reference)
-            line.refunds_cents = self.credited.get((entry_id, platform_account("refunds_due")), 0)
+            line.refunds_cents = self.credited.get((entry_id, platform_account("refunds_due")), 0) + coupon_back
+            line.platform_discount_cents = -coupon_back  # the coupon's part of the refund, taken back
             line.commission_cents = commission  # given back: < 0
         # whatever the breakdown does not explain is an adjustment, so the line always adds up
         line.adjustments_cents = net - (line.sales_cents - line.refunds_cents - line.commission_cents)
@@ -177,6 +196,7 @@ def run_settlement(actor: User | None = None, cutoff: datetime | None = None) ->
                 commission_cents=0,
                 adjustments_cents=0,
                 total_cents=0,
+                platform_discount_cents=0,
             )
             db.session.add(statement)
             db.session.flush()
@@ -184,6 +204,7 @@ def run_settlement(actor: User | None = None, cutoff: datetime | None = None) ->
         line.statement_id = statement.id
         db.session.add(line)
         statement.sales_cents += line.sales_cents
+        statement.platform_discount_cents += line.platform_discount_cents
         statement.refunds_cents += line.refunds_cents
         statement.commission_cents += line.commission_cents
         statement.adjustments_cents += line.adjustments_cents
@@ -329,7 +350,19 @@ def any_statement(statement_id: int) -> Statement:
     return statement
 
 
-EXPORT_COLUMNS = ("date", "kind", "order", "sales", "refunds", "commission", "adjustments", "net", "memo")
+EXPORT_COLUMNS = (
+    "date",
+    "kind",
+    "order",
+    "sales",
+    "store_discount",
+    "mall_coupon",
+    "refunds",
+    "commission",
+    "adjustments",
+    "net",
+    "memo",
+)
 
 
 def export_rows(statement: Statement):
@@ -341,6 +374,8 @@ def export_rows(statement: Statement):
             kind_label(line.kind),
             order.number if order else "",
             format_yuan(line.sales_cents),
+            format_yuan(line.store_discount_cents),
+            format_yuan(line.platform_discount_cents),
             format_yuan(line.refunds_cents),
             format_yuan(line.commission_cents),
             format_yuan(line.adjustments_cents),

@@ -50,7 +50,7 @@ def order(order_id: int):
         status_label=status_label,
         webhook_url=fulfilment.tracking_webhook_url,
         cases=after_sales.cases_of_order(order),
-        paid_for=after_sales.paid_for_lines(order, lines)[0] if order.discount_cents else {},
+        paid_for=after_sales.discounted_lines(order, lines),
         **after_sales.template_context(),
     )
 
@@ -156,6 +156,9 @@ EXPORT_COLUMNS = (
     "goods",
     "shipping",
     "total",
+    "store_discount",
+    "mall_coupon",
+    "buyer_pays",
     "recipient",
     "phone",
     "address",
@@ -180,6 +183,9 @@ def _export_rows():
                 format_yuan(order.goods_cents),
                 format_yuan(order.shipping_cents),
                 format_yuan(order.total_cents),
+                format_yuan(order.discount_cents),
+                format_yuan(order.platform_discount_cents),
+                format_yuan(order.payable_cents),
                 address.get("recipient", ""),
                 address.get("phone", ""),
                 " ".join(str(address.get(k) or "") for k in ("province", "city", "district", "detail")).strip()

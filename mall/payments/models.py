@@ -51,6 +51,9 @@ class Refund(db.Model):
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="RESTRICT"), index=True)
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     commission_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")  # given back by it
+    # the mall coupon's share of the refunded goods: the platform takes its discount back, so the
+    # store gives up ``amount_cents + platform_cents``
+    platform_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     reason: Mapped[str] = mapped_column(String(300))
     status: Mapped[str] = mapped_column(String(12), default="pending", server_default="pending")
     provider_ref: Mapped[str | None] = mapped_column(String(64), unique=True)

@@ -1,8 +1,9 @@
 """Paying checkouts, handling provider notifications, refunding — and posting all of it to the ledger.
 
 Money in (``payment.succeeded``), one balanced entry: the provider holds the amount
-(``provider_clearing``); each order it pays is owed to its store less the commission frozen on its
-lines now (``merchant:<id>:pending``), the commission waits (``commission_deferred``); money that
+(``provider_clearing``) and the platform pays the orders' share of a mall coupon
+(``discount_expense``); each order it pays is owed to its store in full less the commission frozen
+on its lines now (``merchant:<id>:pending``), the commission waits (``commission_deferred``); money that
 pays nothing — an order cancelled or closed meanwhile, or a checkout already paid by another
 payment — is owed back to the buyer (``refunds_due``) and refunded at once through the provider.
 Refunds leave ``refunds_due`` for the provider when the provider confirms them.
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 CLEARING = platform_account("provider_clearing")
 DEFERRED = platform_account("commission_deferred")
 REFUNDS_DUE = platform_account("refunds_due")
+DISCOUNT_EXPENSE = platform_account("discount_expense")
 
 
 class PaymentError(DomainError):
@@ -82,7 +84,7 @@ def start_payment(user_id: int, checkout_id: int, provider_code: str) -> tuple[P
         checkout_id=checkout.id,
         user_id=user_id,
         provider=provider_code,
-        amount_cents=sum(order.total_cents for order in orders),
+        amount_cents=sum(order.payable_cents for order in orders),
         order_ids=[order.id for order in orders],
     )
     db.session.add(payment)
@@ -186,16 +188,18 @@ def capture(payment: Payment, amount_cents: int) -> str:
     for order in sorted(checkout.orders, key=lambda o: o.id):
         if order.id not in payment.order_ids or order.status != "awaiting_payment":
             continue
-        if allocated + order.total_cents > amount_cents:
+        if allocated + order.payable_cents > amount_cents:
             break
         commission = commission_rules.freeze(order)
         transition(order, "paid")
         if order.delivery == "pickup":
             order.pickup_code = f"{secrets.randbelow(10**6):06d}"
-        postings += [(merchant_account(order.merchant_id, "pending"), -(order.total_cents - commission))]
-        if commission:
-            postings.append((DEFERRED, -commission))
-        allocated += order.total_cents
+        postings += [
+            (merchant_account(order.merchant_id, "pending"), -(order.total_cents - commission)),
+            (DEFERRED, -commission),
+            (DISCOUNT_EXPENSE, order.platform_discount_cents),
+        ]
+        allocated += order.payable_cents
         paid.append(order)
     unallocated = amount_cents - allocated
     if unallocated:
@@ -267,24 +271,34 @@ def payment_of(order: Order) -> Payment:
     return payment
 
 
-def refund_order(order: Order, amount_cents: int, reason: str, *, commission_cents: int = 0) -> Refund:
-    """Give back ``amount_cents`` of a paid order (not yet completed): the store's pending payable
-    and the deferred commission (``commission_cents`` of it, kept on the refund) go down, the buyer
-    is owed the amount, and the provider is asked to pay it back."""
-    if amount_cents <= 0 or commission_cents < 0 or commission_cents > amount_cents:
+def refund_order(
+    order: Order, amount_cents: int, reason: str, *, commission_cents: int = 0, platform_cents: int = 0
+) -> Refund:
+    """Give back ``amount_cents`` of a paid order (not yet completed): the buyer is owed the amount
+    and the provider is asked to pay it back; the platform takes back ``platform_cents`` of its
+    coupon; the store's pending payable goes down by both, less the deferred commission given back
+    (``commission_cents``). Both shares are kept on the refund."""
+    if (
+        amount_cents <= 0
+        or commission_cents < 0
+        or platform_cents < 0
+        or commission_cents > amount_cents + platform_cents
+    ):
         raise PaymentError(_("This refund amount is not possible."))
     payment = payment_of(order)
     # Every refund counts, a failed one too: its amount stays owed to the buyer (refunds_due) until
     # finance pays it another way, so it must never be taken from the store a second time.
     refunded = sum(r.amount_cents for r in db.session.scalars(select(Refund).where(Refund.order_id == order.id)))
-    if refunded + amount_cents > order.total_cents:
+    if refunded + amount_cents > order.payable_cents:
         raise PaymentError(_("More than was paid for this order cannot be refunded."))
-    postings = [(merchant_account(order.merchant_id, "pending"), amount_cents - commission_cents)]
-    if commission_cents:
-        postings.append((DEFERRED, commission_cents))
-    postings.append((REFUNDS_DUE, -amount_cents))
+    postings = [
+        (merchant_account(order.merchant_id, "pending"), amount_cents + platform_cents - commission_cents),
+        (DEFERRED, commission_cents),
+        (DISCOUNT_EXPENSE, -platform_cents),
+        (REFUNDS_DUE, -amount_cents),
+    ]
     row = refund(payment, amount_cents, reason, order)
-    row.commission_cents = commission_cents
+    row.commission_cents, row.platform_cents = commission_cents, platform_cents
     order.refunded_cents += amount_cents
     post("refund_owed", f"refund:{row.id}", postings, idempotency_key=f"refund:{row.id}:owed")
     return row

@@ -60,8 +60,10 @@ def init_platform(app) -> Admin:
     admin.add_view(OrdersView(name=L_("Orders"), endpoint="platform_orders", category=L_("Trading")))
     from mall.platform.disputes import DisputesView
     from mall.platform.finance import CommissionView, DepositsView, ReportsView, SettlementView, WithdrawalsView
+    from mall.platform.marketing import CouponsView
 
     admin.add_view(DisputesView(name=L_("Disputes"), endpoint="platform_disputes", category=L_("Trading")))
+    admin.add_view(CouponsView(name=L_("Mall coupons"), endpoint="platform_coupons", category=L_("Marketing")))
     admin.add_view(CommissionView(name=L_("Commission"), endpoint="platform_commission", category=L_("Finance")))
     admin.add_view(SettlementView(name=L_("Settlement"), endpoint="platform_settlement", category=L_("Finance")))
     admin.add_view(WithdrawalsView(name=L_("Withdrawals"), endpoint="platform_withdrawals", category=L_("Finance")))

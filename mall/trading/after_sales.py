@@ -191,13 +191,26 @@ class Refundable:
 
 
 def paid_for_lines(order: Order, lines: list[OrderLine]) -> tuple[dict[int, int], int]:
-    """What the buyer paid for each line (its share of the order's discount taken off, to the cent)
-    and for shipping."""
-    goods = sum(line.total_cents for line in lines)
-    goods_discount = min(order.discount_cents, goods)
-    shares = allocate(goods_discount, [line.total_cents for line in lines])
-    paid = {line.id: line.total_cents - share for line, share in zip(lines, shares, strict=True)}
+    """What the buyer paid for each line and for shipping: the line's price less its share of the
+    mall coupon (frozen on it) and of the store's discount (split here, to the cent, over what the
+    lines have left; with a coupon a cent of each line is always left to the buyer)."""
+    keep = 1 if order.platform_discount_cents else 0
+    room = [line.total_cents - line.platform_discount_cents - keep for line in lines]
+    goods_discount = min(order.discount_cents, sum(room))
+    shares = allocate(goods_discount, room)
+    paid = {
+        line.id: line.total_cents - line.platform_discount_cents - share
+        for line, share in zip(lines, shares, strict=True)
+    }
     return paid, order.shipping_cents - (order.discount_cents - goods_discount)
+
+
+def discounted_lines(order: Order, lines: list[OrderLine]) -> dict[int, int]:
+    """What the buyer paid for each line when a discount (the store's or a mall coupon) makes it
+    differ from the line's price; empty otherwise (the order pages then show no split)."""
+    if not (order.discount_cents or order.platform_discount_cents):
+        return {}
+    return paid_for_lines(order, lines)[0]
 
 
 def _claimed(order_id: int, exclude_case_id: int | None = None) -> dict[int, int]:
@@ -268,21 +281,26 @@ def _pay_refund(order: Order, case: AfterSalesCase, amount: int | None, reason: 
     keys = list(caps.lines)
     shares = allocate(amount, [caps.lines[k] for k in keys] + [caps.shipping])
     by_id = {line.id: line for line in lines}
-    commission = 0
+    commission = platform = 0
     for line_id, share in zip(keys, shares, strict=False):
         line = by_id[line_id]
         before, after = line.refunded_cents, line.refunded_cents + share
-        commission += proportional(after, paid[line_id], line.commission_cents or 0) - proportional(
-            before, paid[line_id], line.commission_cents or 0
-        )
+        commission += _share_between(before, after, paid[line_id], line.commission_cents or 0)
+        platform += _share_between(before, after, paid[line_id], line.platform_discount_cents)
         line.refunded_cents = after
         for case_line in case.lines:
             if case_line.order_line_id == line_id:
                 case_line.refund_cents += share
     db.session.flush()
-    refund = refund_order(order, amount, reason[:300], commission_cents=commission)
+    refund = refund_order(order, amount, reason[:300], commission_cents=commission, platform_cents=platform)
     case.refund_cents += amount
     case.refund_id = refund.id
+
+
+def _share_between(before: int, after: int, paid: int, amount: int) -> int:
+    """What refunding a line from ``before`` to ``after`` of its ``paid`` cents takes of ``amount``
+    (its commission, its coupon share): in proportion, so refunding all of it takes all."""
+    return proportional(after, paid, amount) - proportional(before, paid, amount)
 
 
 def _return_stock(case: AfterSalesCase, actor_id: int | None) -> None:

@@ -37,8 +37,9 @@ def _reason(text: str | None, *, required: bool) -> str | None:
 
 
 def cancel_paid_order(order: Order, reason: str | None, actor_id: int) -> Order:
-    """Cancel a paid order that has not shipped: its stock returns and the whole amount is refunded
-    (taken back from the store's pending money and the deferred commission)."""
+    """Cancel a paid order that has not shipped: its stock returns and what the buyer paid is refunded
+    (taken back from the store's pending money and the deferred commission; the platform takes its
+    coupon share back)."""
     transition(order, "cancelled", reason=reason)
     order.cancel_requested_at = None
     lines = order_lines(order)
@@ -50,7 +51,13 @@ def cancel_paid_order(order: Order, reason: str | None, actor_id: int) -> Order:
             actor_id=actor_id,
         )
     commission = sum(line.commission_cents or 0 for line in lines)
-    refund_order(order, order.total_cents, f"cancelled: {reason}", commission_cents=commission)
+    refund_order(
+        order,
+        order.payable_cents,
+        f"cancelled: {reason}",
+        commission_cents=commission,
+        platform_cents=order.platform_discount_cents,
+    )
     return order
 
 
@@ -106,7 +113,7 @@ def answer_cancellation(actor: User, order_id: int, accept: bool, reason: str | 
         L_("Order %(number)s cancelled", number=order.number),
         L_(
             "The store accepted your cancellation. ¥%(amount)s is on its way back to you.",
-            amount=format_cents(order.total_cents),
+            amount=format_cents(order.payable_cents),
         ),
     )
     db.session.flush()

@@ -8,6 +8,10 @@ updates (``reserve_stock``: never below zero, logged as sales), writes each stor
 removes the bought lines from the cart. The checkout page's idempotency key makes a second submit
 (double click, network retry) return the first checkout, never a second set of orders; the total
 the shopper saw must still be the total, otherwise nothing is placed and the page shows the new one.
+
+A mall coupon (``mall.marketing.coupons``: the best public one unless the shopper picks another or
+none) comes off the goods of the whole checkout; its discount is split over every store's lines to
+the cent and frozen on the lines and orders, so each store's order says what the platform pays of it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from mall.catalog.models import PublicProduct
 from mall.errors import DomainError
 from mall.extensions import db
 from mall.i18n import _
+from mall.marketing import coupons
+from mall.marketing.models import PlatformCoupon
 from mall.merchants.models import Merchant
 from mall.merchants.settings import ShippingRule, get_store_profile, shipping_rule
 from mall.tenancy import tenant
@@ -55,6 +61,15 @@ class CheckoutStore:
     rule: ShippingRule
     delivery: str = "express"
     note: str = ""
+    coupon_shares: list[int] = field(default_factory=list)  # the mall coupon's share of each item
+
+    @property
+    def platform_discount_cents(self) -> int:
+        return sum(self.coupon_shares)
+
+    @property
+    def payable_cents(self) -> int:
+        return self.total_cents - self.platform_discount_cents
 
     @property
     def goods_cents(self) -> int:
@@ -78,6 +93,48 @@ class CheckoutStore:
 class CheckoutPlan:
     stores: list[CheckoutStore] = field(default_factory=list)
     address: Address | None = None
+    coupon: PlatformCoupon | None = None
+    coupon_code: str = ""  # what the shopper typed or picked ("": no coupon)
+    coupon_error: str | None = None  # why the code cannot be used (the plan then has no coupon)
+    offers: list[coupons.Offer] = field(default_factory=list)  # public coupons the shopper may pick
+
+    @property
+    def goods_cents(self) -> int:
+        return sum(store.goods_cents for store in self.stores)
+
+    @property
+    def line_count(self) -> int:
+        return sum(len(store.items) for store in self.stores)
+
+    @property
+    def platform_discount_cents(self) -> int:
+        return sum(store.platform_discount_cents for store in self.stores)
+
+    @property
+    def payable_cents(self) -> int:
+        """What the shopper pays: every store's total less the mall coupon."""
+        return self.total_cents - self.platform_discount_cents
+
+    def apply_coupon(self, user_id: int, code: str | None) -> None:
+        """Take the coupon ``code`` off (None: the best public one; "": none) and split it over
+        the lines. A code that cannot be used leaves the plan without a coupon and says why."""
+        self.offers = coupons.offers_for(user_id, self.goods_cents, self.line_count)
+        if code is None:
+            code = self.offers[0].coupon.code if self.offers else ""
+        self.coupon_code = coupons.normal_code(code)
+        if not self.coupon_code:
+            return
+        coupon = coupons.find_coupon(self.coupon_code)
+        try:
+            discount = coupons.check_usable(coupon, user_id, self.goods_cents, self.line_count)
+        except coupons.CouponError as error:
+            self.coupon_error = error.message
+            return
+        self.coupon = coupon
+        items = [item for store in self.stores for item in store.items]
+        shares = iter(coupons.spread(discount, [item.subtotal_cents for item in items]))
+        for store in self.stores:
+            store.coupon_shares = [next(shares) for _item in store.items]
 
     @property
     def needs_address(self) -> bool:
@@ -105,10 +162,12 @@ def plan_checkout(
     *,
     address_id: int | None = None,
     choices: dict[int, tuple[str | None, str | None]] | None = None,
+    coupon_code: str | None = None,
 ) -> CheckoutPlan:
     """The checkout of the cart's selected lines: per store its items, delivery (``choices``: merchant
     id → (delivery, note); express when offered, unless chosen otherwise) and fees; the address
-    chosen, else the default one. Refuses when a selected line cannot be bought as it is."""
+    chosen, else the default one; the mall coupon (see ``CheckoutPlan.apply_coupon``). Refuses when a
+    selected line cannot be bought as it is."""
     view = view_cart(cart)
     if view.problems:
         raise CheckoutError(_("Some selected items cannot be bought as they are: see the marked lines."))
@@ -153,6 +212,7 @@ def plan_checkout(
         plan.address = address_book.get_address(user_id, address_id)
     else:
         plan.address = address_book.default_address(user_id)
+    plan.apply_coupon(user_id, coupon_code)
     return plan
 
 
@@ -181,6 +241,7 @@ def place_order(
     idempotency_key: str,
     address_id: int | None = None,
     choices: dict[int, tuple[str | None, str | None]] | None = None,
+    coupon_code: str | None = "",
     expected_total_cents: int | None = None,
 ) -> Checkout:
     """Place the checkout's orders (see the module doc); the same key again returns the same checkout."""
@@ -200,14 +261,22 @@ def place_order(
     )
     db.session.add(checkout)
     db.session.flush()
-    plan = plan_checkout(user_id, cart, address_id=address_id, choices=choices)
+    plan = plan_checkout(user_id, cart, address_id=address_id, choices=choices, coupon_code=coupon_code)
     if plan.needs_address and plan.address is None:
         raise CheckoutError(_("Choose a delivery address."), field="address")
-    if expected_total_cents is not None and plan.total_cents != expected_total_cents:
+    if plan.coupon_error:
+        raise CheckoutError(plan.coupon_error, field="coupon")
+    if expected_total_cents is not None and plan.payable_cents != expected_total_cents:
         raise TotalChanged(
             _("Prices or fees changed since you opened this page. Check the new total and submit again.")
         )
-    checkout.total_cents = plan.total_cents
+    if plan.coupon is not None:  # locks the coupon: its quantity and the buyer's limit hold
+        redemption = coupons.redeem(plan.coupon_code, user_id, checkout.id, plan.goods_cents, plan.line_count)
+        if redemption.discount_cents != plan.platform_discount_cents:
+            raise TotalChanged(
+                _("The coupon changed since you opened this page. Check the new total and submit again.")
+            )
+    checkout.total_cents = plan.payable_cents
     for store in sorted(plan.stores, key=lambda s: s.merchant.id):
         _place_store_order(checkout, store, plan.address, user_id)
     remove_lines(cart, [item.line.id for store in plan.stores for item in store.items])
@@ -225,6 +294,7 @@ def _place_store_order(checkout: Checkout, store: CheckoutStore, address: Addres
         shipping_cents=store.shipping_cents,
         discount_cents=0,
         total_cents=store.total_cents,
+        platform_discount_cents=store.platform_discount_cents,
         item_count=sum(item.line.quantity for item in store.items),
         summary=store.items[0].title[:200],
         buyer_note=store.note or None,
@@ -254,7 +324,7 @@ def _place_store_order(checkout: Checkout, store: CheckoutStore, address: Addres
             raise CheckoutError(
                 _("%(item)s: only %(n)d left. Change the quantity in your cart.", item=title, n=short.available)
             ) from short
-        for item in store.items:
+        for item, share in zip(store.items, store.coupon_shares or [0] * len(store.items), strict=True):
             db.session.add(
                 OrderLine(
                     order_id=order.id,
@@ -267,6 +337,7 @@ def _place_store_order(checkout: Checkout, store: CheckoutStore, address: Addres
                     unit_price_cents=item.price_cents,
                     quantity=item.line.quantity,
                     total_cents=item.subtotal_cents,
+                    platform_discount_cents=share,
                 )
             )
         db.session.flush()

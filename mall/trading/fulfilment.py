@@ -261,7 +261,8 @@ def complete(order: Order) -> Order:
     lines = order_lines(order)
     refunds = db.session.execute(
         select(
-            func.coalesce(func.sum(Refund.amount_cents), 0), func.coalesce(func.sum(Refund.commission_cents), 0)
+            func.coalesce(func.sum(Refund.amount_cents + Refund.platform_cents), 0),
+            func.coalesce(func.sum(Refund.commission_cents), 0),
         ).where(Refund.order_id == order.id)
     ).one()
     commission = sum(line.commission_cents or 0 for line in lines) - int(refunds[1])
@@ -335,8 +336,13 @@ def change_price(actor: User, order_id: int, shipping: str, discount: str) -> Or
     shipping_cents = parse_yuan(shipping or "0", field="shipping")
     discount_cents = parse_yuan(discount or "0", field="discount")
     total = order.goods_cents + shipping_cents - discount_cents
-    if total < 1:
-        raise FulfilmentError(_("The discount cannot take the total below ¥0.01."), field="discount")
+    # with a mall coupon the buyer still pays a cent of each line (see ``after_sales.paid_for_lines``)
+    least = len(order_lines(order)) if order.platform_discount_cents else 1
+    if total - order.platform_discount_cents < least:
+        raise FulfilmentError(
+            _("The discount cannot take what the buyer pays below ¥%(least)s.", least=format_cents(least)),
+            field="discount",
+        )
     before = {
         "shipping_cents": order.shipping_cents,
         "discount_cents": order.discount_cents,
@@ -344,7 +350,7 @@ def change_price(actor: User, order_id: int, shipping: str, discount: str) -> Or
     }
     order.shipping_cents, order.discount_cents, order.total_cents = shipping_cents, discount_cents, total
     checkout = order.checkout
-    checkout.total_cents = sum(o.total_cents for o in checkout.orders if o.status == "awaiting_payment")
+    checkout.total_cents = sum(o.payable_cents for o in checkout.orders if o.status == "awaiting_payment")
     db.session.flush()
     record_audit(
         "order.price",
@@ -359,7 +365,7 @@ def change_price(actor: User, order_id: int, shipping: str, discount: str) -> Or
         L_(
             "The store changed the price of order %(number)s: it is now ¥%(total)s.",
             number=order.number,
-            total=format_cents(total),
+            total=format_cents(order.payable_cents),
         ),
     )
     return order

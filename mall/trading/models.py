@@ -145,7 +145,8 @@ class Order(db.Model):
         Index("ix_orders_merchant_status_created", "merchant_id", "status", "created_at"),
         Index("ix_orders_status_created", "status", "created_at"),
         CheckConstraint("case_status IN ('open', 'disputed', 'closed')", name="case_status"),
-        CheckConstraint("refunded_cents BETWEEN 0 AND total_cents", name="refunded"),
+        CheckConstraint("refunded_cents BETWEEN 0 AND total_cents - platform_discount_cents", name="refunded"),
+        CheckConstraint("platform_discount_cents BETWEEN 0 AND total_cents", name="platform_discount"),
         Index("ix_orders_case_due", "case_due_at", postgresql_where=text("case_due_at IS NOT NULL")),
         Index("ix_orders_case_status", "case_status", "updated_at", postgresql_where=text("case_status IS NOT NULL")),
     )
@@ -158,8 +159,11 @@ class Order(db.Model):
     delivery: Mapped[str] = mapped_column(String(10))
     goods_cents: Mapped[int] = mapped_column(BigInteger)
     shipping_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
-    discount_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
-    total_cents: Mapped[int] = mapped_column(BigInteger)
+    discount_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")  # store-funded
+    total_cents: Mapped[int] = mapped_column(BigInteger)  # what the order is worth to the store
+    # The order's share of a mall coupon (platform-funded): the buyer pays ``payable_cents``, the
+    # platform the rest, and the store is credited the whole ``total_cents``.
+    platform_discount_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     item_count: Mapped[int] = mapped_column(Integer)
     summary: Mapped[str] = mapped_column(String(200))  # "Green tea and 2 more", for lists
     buyer_note: Mapped[str | None] = mapped_column(String(200))
@@ -192,6 +196,11 @@ class Order(db.Model):
     merchant: Mapped[Merchant] = relationship(lazy="joined")
 
     @property
+    def payable_cents(self) -> int:
+        """What the buyer pays for the order (the mall coupon's share taken off)."""
+        return self.total_cents - self.platform_discount_cents
+
+    @property
     def number(self) -> str:
         """What buyers and merchants quote: the day it was placed and the id (``20261130000123``)."""
         return f"{self.created_at:%Y%m%d}{self.id:06d}"
@@ -209,6 +218,7 @@ class OrderLine(TenantModel):
     __table_args__ = (
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("total_cents = unit_price_cents * quantity", name="total"),
+        CheckConstraint("platform_discount_cents BETWEEN 0 AND total_cents", name="platform_discount"),
         CheckConstraint(
             "refunded_cents BETWEEN 0 AND total_cents AND returned_quantity BETWEEN 0 AND quantity", name="after_sales"
         ),
@@ -224,6 +234,7 @@ class OrderLine(TenantModel):
     unit_price_cents: Mapped[int] = mapped_column(BigInteger)
     quantity: Mapped[int] = mapped_column(Integer)
     total_cents: Mapped[int] = mapped_column(BigInteger)
+    platform_discount_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")  # mall coupon
     commission_bp: Mapped[int | None] = mapped_column(Integer)  # frozen when paid
     commission_cents: Mapped[int | None] = mapped_column(BigInteger)
     shipped_quantity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

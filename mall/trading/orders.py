@@ -24,6 +24,7 @@ from mall.errors import DomainError, NotFound
 from mall.extensions import db
 from mall.i18n import L_, _
 from mall.jobs.core import platform_job
+from mall.marketing import coupons
 from mall.notifications.services import notify
 from mall.tenancy import tenant
 from mall.trading import cart as carts
@@ -187,6 +188,7 @@ def _end_unpaid(order: Order, to: str, reason: str | None, actor_id: int | None)
     checkout = db.session.get(Checkout, order.checkout_id)
     if checkout.status == "awaiting_payment" and all(o.status in ("cancelled", "closed") for o in checkout.orders):
         checkout.status = "closed"
+        coupons.release(checkout.id)  # nothing of it was paid: the buyer may use the coupon again
     db.session.flush()
     return order
 

@@ -45,9 +45,9 @@ def test_settle_confirm_withdraw_and_pay_through_the_pages(app, db, make_user, m
     assert order.number in detail and 'id="statement-total"><strong>¥84.10<' in detail
     exported = store.get(f"/merchant/finance/statements/{statement.id}.csv").get_data(as_text=True)
     rows = list(csv.reader(io.StringIO(exported.lstrip("\ufeff"))))
-    assert rows[0][0] == "date" and rows[1][2] == order.number and rows[1][7] == "84.10"
+    assert rows[0][0] == "date" and rows[1][2] == order.number and rows[1][9] == "84.10"
     sheet = load_workbook(io.BytesIO(store.get(f"/merchant/finance/statements/{statement.id}.xlsx").data)).active
-    assert list(sheet.iter_rows(values_only=True))[1][7] == "84.10"
+    assert list(sheet.iter_rows(values_only=True))[1][9] == "84.10"
     store.post(f"/merchant/finance/statements/{statement.id}/confirm", data={"csrf_token": token_of(detail)})
     overview = store.get("/merchant/finance").get_data(as_text=True)
     assert 'id="money-balance">¥84.10<' in overview

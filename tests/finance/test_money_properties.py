@@ -1,10 +1,12 @@
-"""Property-based: random sequences of paid and completed orders under changing commission rules,
-after-sales refunds, refunds after completion, finance adjustments, settlement runs, confirmations,
-withdrawals (approved, paid, failed, rejected, retried) across two stores. After every step: the
-ledger balances; each store's money (pending + settleable + balance + being withdrawn) equals what
-the test computes on its own (sales - commission - refunds + commission given back ± adjustments -
-paid out); statements hold every settleable movement once; and no paid line's commission ever
-changes when rules change."""
+"""Property-based: random sequences of paid and completed orders (one or two stores per checkout,
+with or without a mall coupon the platform funds) under changing commission rules, after-sales
+refunds, refunds after completion, finance adjustments, settlement runs, confirmations, withdrawals
+(approved, paid, failed, rejected, retried) across two stores. After every step: the ledger
+balances; each store's money (pending + settleable + balance + being withdrawn) equals what the test
+computes on its own (sales - commission - refunds + commission given back ± adjustments - paid out);
+the platform's coupon expense is what it paid for orders less what refunds took back, and every
+coupon is split over its lines without losing a cent; statements hold every settleable movement
+once; and no paid line's commission ever changes when rules change."""
 
 from __future__ import annotations
 
@@ -22,9 +24,12 @@ from mall.errors import DomainError
 from mall.extensions import db
 from mall.finance import adjustments, commission, settlement, withdrawals
 from mall.finance.models import Statement, Withdrawal
-from mall.ledger.services import check_ledger, merchant_account, normal_balance
+from mall.ledger.services import check_ledger, merchant_account, normal_balance, platform_account
+from mall.marketing import coupons
+from mall.marketing.models import CouponRedemption
 from mall.payments import sandbox
 from mall.payments import services as payments
+from mall.payments.models import Refund
 from mall.tenancy import tenant
 from mall.trading import after_sales, fulfilment
 from mall.trading import checkout as checkouts
@@ -83,27 +88,32 @@ class Money(RuleBasedStateMachine):
     def a_completed_order(self):
         self.sell(0, 1, True)
 
-    @rule(product=st.integers(0, 2), quantity=st.integers(1, 2), complete=st.booleans())
-    def sell(self, product, quantity, complete):
-        """A buyer pays an order (commission frozen now); the store ships; maybe it completes."""
-        row = self.products[product]
-        cart = self.mall.fill_cart(self.buyer.id, (row, quantity))
-        checkout = self.attempt(lambda: checkouts.place_order(self.buyer.id, cart, idempotency_key=uuid.uuid4().hex))
+    @rule(product=st.integers(0, 2), quantity=st.integers(1, 2), also=st.integers(-1, 2), complete=st.booleans(),
+          coupon=st.sampled_from(["", "", "CUT7", "PCT15"]))  # fmt: skip
+    def sell(self, product, quantity, complete, also=-1, coupon=""):
+        """A buyer pays a checkout of one or two products (perhaps two stores), perhaps with a mall
+        coupon (commission frozen now); the stores ship; maybe they complete."""
+        items = [(self.products[product], quantity)] + ([(self.products[also], 1)] if also not in (-1, product) else [])
+        cart = self.mall.fill_cart(self.buyer.id, *items)
+        checkout = self.attempt(
+            lambda: checkouts.place_order(self.buyer.id, cart, idempotency_key=uuid.uuid4().hex, coupon_code=coupon)
+        )
         if checkout is None:
             return
         payment, _url = payments.start_payment(self.buyer.id, checkout.id, "sandbox")
         sandbox.decide(payment.provider_ref, "pay")
         _deliver("payment.succeeded", payment.provider_ref, payment.amount_cents)
-        (order,) = db.session.get(Checkout, checkout.id).orders
-        lines = self.lines(order)
-        for line in lines:
-            self.frozen[line.id] = (line.commission_bp, line.commission_cents)
-        self.expected[order.merchant_id] += order.total_cents - sum(line.commission_cents for line in lines)
-        with tenant(order.merchant_id):
-            fulfilment.ship(self.owners[order.merchant_id], order.id, "SF", "SF123456")
-        if complete:
-            fulfilment.confirm_receipt(order.user_id, order.id)
-            fulfilment.complete(order)
+        for order in db.session.get(Checkout, checkout.id).orders:
+            REACHED["coupon"] += bool(order.platform_discount_cents)
+            lines = self.lines(order)
+            for line in lines:
+                self.frozen[line.id] = (line.commission_bp, line.commission_cents)
+            self.expected[order.merchant_id] += order.total_cents - sum(line.commission_cents for line in lines)
+            with tenant(order.merchant_id):
+                fulfilment.ship(self.owners[order.merchant_id], order.id, "SF", "SF123456")
+            if complete:
+                fulfilment.confirm_receipt(order.user_id, order.id)
+                fulfilment.complete(order)
 
     @rule(scope=st.sampled_from(["merchant", "category", "default", "product"]), rate=st.integers(0, 2000),
           floor=st.sampled_from(["", "1", "3"]), cap=st.sampled_from(["", "5", "50"]))  # fmt: skip
@@ -137,11 +147,10 @@ class Money(RuleBasedStateMachine):
         self.expected[order.merchant_id] -= self.owed_by_refunds(order) - before
 
     def owed_by_refunds(self, order: Order) -> int:
-        """What refunds took from the store for ``order``: their amount less the commission given back."""
-        from mall.payments.models import Refund
-
+        """What refunds took from the store for ``order``: their amount and the coupon's share of it,
+        less the commission given back."""
         refunds = list(db.session.scalars(select(Refund).where(Refund.order_id == order.id)))
-        return sum(r.amount_cents - r.commission_cents for r in refunds)
+        return sum(r.amount_cents + r.platform_cents - r.commission_cents for r in refunds)
 
     @rule(data=st.data(), cents=st.integers(1, 9000))
     def refund_after_completion(self, data, cents):
@@ -207,6 +216,21 @@ class Money(RuleBasedStateMachine):
             assert owed == expected, merchant_id
 
     @invariant()
+    def the_platform_pays_the_coupons_less_what_refunds_took_back(self):
+        paid = db.session.scalar(
+            select(func.coalesce(func.sum(Order.platform_discount_cents), 0)).where(Order.paid_at.is_not(None))
+        )
+        taken_back = db.session.scalar(select(func.coalesce(func.sum(Refund.platform_cents), 0)))
+        assert normal_balance(platform_account("discount_expense")) == paid - taken_back
+        for redemption in db.session.scalars(select(CouponRedemption)):
+            orders = db.session.get(Checkout, redemption.checkout_id).orders
+            assert sum(o.platform_discount_cents for o in orders) == redemption.discount_cents
+            for order in orders:
+                lines = self.lines(order)
+                assert sum(line.platform_discount_cents for line in lines) == order.platform_discount_cents
+                assert all(line.platform_discount_cents < line.total_cents for line in lines)
+
+    @invariant()
     def paid_commission_never_changes(self):
         for order in db.session.scalars(select(Order).where(Order.total_cents > 0)):
             for line in self.lines(order):
@@ -237,6 +261,12 @@ def test_random_money_sequences_keep_every_cent(app, db, make_user, make_merchan
     owners = {m.id: owner_of(m) for m in (mall.tea_house, mall.pottery)}
     finance = make_user(operator_role="finance")
     buyer = shopper(make_user)
+    marketer = make_user(operator_role="operator")
+    for code, kind, value in (("CUT7", "amount", "7"), ("PCT15", "percent", "15")):
+        form = coupons.CouponForm(code=code, name=code, kind=kind, amount_yuan=value if kind == "amount" else "",
+                                  percent=value if kind == "percent" else "", starts_at=YESTERDAY,
+                                  ends_at="2099-01-01", per_user_limit="100000")  # fmt: skip
+        coupons.create_coupon(marketer, form)
     for row in (mall.green, mall.black, mall.cup):  # enough stock for long sequences
         from mall.catalog.models import Sku
 
@@ -255,4 +285,4 @@ def test_random_money_sequences_keep_every_cent(app, db, make_user, make_merchan
         ),
     )
     reached = {key for key, n in REACHED.items() if n}
-    assert {"statement:confirmed", "withdrawal:paid", "withdrawal:failed", "clawback"} <= reached, REACHED
+    assert {"statement:confirmed", "withdrawal:paid", "withdrawal:failed", "clawback", "coupon"} <= reached, REACHED

@@ -1,0 +1,1 @@
+"""Site-wide marketing (P-08): platform-funded coupons the buyer applies at checkout."""
