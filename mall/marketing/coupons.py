@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from mall.audit.services import record_audit
 from mall.catalog.money import format_cents, parse_yuan
@@ -177,15 +177,24 @@ def offers_for(user_id: int, goods_cents: int, line_count: int) -> list[Offer]:
 
 
 def redeem(code: str, user_id: int, checkout_id: int, goods_cents: int, line_count: int) -> CouponRedemption:
-    """Use the coupon ``code`` for a checkout being placed (the coupon row locked until commit)."""
-    coupon = db.session.scalar(select(PlatformCoupon).where(PlatformCoupon.code == normal_code(code)).with_for_update())
+    """Use the coupon ``code`` for a checkout being placed. The coupon row stays locked until the
+    transaction ends, so concurrent checkouts are checked (quantity, the buyer's uses) one by one."""
+    coupon_id = db.session.scalar(
+        select(PlatformCoupon.id).where(PlatformCoupon.code == normal_code(code)).with_for_update()
+    )
+    coupon = db.session.get(PlatformCoupon, coupon_id) if coupon_id is not None else None
+    if coupon is not None:
+        db.session.refresh(coupon)  # the counts as they are now that the row is ours
     discount = check_usable(coupon, user_id, goods_cents, line_count)
-    coupon.used_count += 1
+    db.session.execute(
+        update(PlatformCoupon).where(PlatformCoupon.id == coupon.id).values(used_count=PlatformCoupon.used_count + 1)
+    )
     redemption = CouponRedemption(
         coupon_id=coupon.id, user_id=user_id, checkout_id=checkout_id, discount_cents=discount
     )
     db.session.add(redemption)
     db.session.flush()
+    db.session.refresh(coupon)
     return redemption
 
 
@@ -202,10 +211,11 @@ def release(checkout_id: int) -> bool:
     )
     if redemption is None:
         return False
-    coupon = db.session.scalar(
-        select(PlatformCoupon).where(PlatformCoupon.id == redemption.coupon_id).with_for_update()
+    db.session.execute(
+        update(PlatformCoupon)
+        .where(PlatformCoupon.id == redemption.coupon_id)
+        .values(used_count=PlatformCoupon.used_count - 1)
     )
-    coupon.used_count -= 1
     redemption.status, redemption.released_at = "released", datetime.now(UTC)
     db.session.flush()
     return True

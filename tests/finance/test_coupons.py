@@ -291,3 +291,83 @@ def test_the_coupons_page(app, db, make_user, marketer):
     assert "Coupon NEW10 added." in done and "¥10.00 off · on goods from ¥50.00" in done
     stranger = area_client(app, make_user(operator_role="finance"), "platform")
     assert stranger.get("/platform/platform_coupons/").status_code == 403
+
+
+def test_parallel_checkouts_never_use_a_coupon_more_often_than_it_allows(app, committed_db, make_user, make_merchant):
+    import threading
+
+    from flask_babel import force_locale
+
+    from mall.trading import cart as carts
+
+    mall = finance_mall(app, committed_db, make_merchant)
+    coupon(make_user(operator_role="operator"), "TWO", total_quantity="2", min_spend_yuan="")
+    buyers = [shopper(make_user) for _ in range(5)]
+    greedy = buyers[0]  # also tries twice at once: one use per buyer
+    for buyer in buyers:
+        mall.fill_cart(buyer.id, (mall.cup, 1))
+    committed_db.session.commit()
+    results: list[str] = []
+    attempts = [*buyers, greedy]
+    barrier = threading.Barrier(len(attempts))
+
+    def buy(user_id: int) -> None:
+        with app.app_context(), force_locale("en"):
+            try:
+                cart = carts.find_cart(user_id=user_id)
+                barrier.wait(10)
+                checkouts.place_order(user_id, cart, idempotency_key=uuid.uuid4().hex, coupon_code="TWO")
+                committed_db.session.commit()
+                results.append("used")
+            except DomainError as error:
+                committed_db.session.rollback()
+                results.append(error.message)
+            except Exception as error:  # reported below
+                committed_db.session.rollback()
+                results.append(f"crash: {error!r}")
+
+    threads = [threading.Thread(target=buy, args=(user.id,)) for user in attempts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert results.count("used") == 2, results
+    assert all("used up" in r or "already used" in r or "only 0 left" in r for r in results if r != "used"), results
+    committed_db.session.expire_all()
+    assert committed_db.session.scalar(select(PlatformCoupon.used_count).where(PlatformCoupon.code == "TWO")) == 2
+    assert committed_db.session.scalar(select(func.count()).select_from(CouponRedemption)) == 2
+    per_buyer = committed_db.session.execute(
+        select(CouponRedemption.user_id, func.count()).group_by(CouponRedemption.user_id)
+    ).all()
+    assert all(n == 1 for _user, n in per_buyer)
+
+
+def test_an_after_sales_refund_takes_back_the_coupon_share_of_what_it_refunds(app, db, make_user, mall, marketer):
+    from mall.trading import after_sales
+
+    coupon(marketer, min_spend_yuan="50")
+    user = shopper(make_user)
+    checkout = place(mall, user, (mall.green, 2), (mall.black, 1))  # ¥78 + ¥45, free express from ¥100
+    pay(app, db, user, checkout)
+    (order,) = db.session.get(Checkout, checkout.id).orders
+    green, black = lines_of(order)
+    # 2000 x 7799/12298 = 1268.3, 2000 x 4499/12298 = 731.7: the last cent to black tea
+    assert (green.platform_discount_cents, black.platform_discount_cents, order.payable_cents) == (1268, 732, 10300)
+    owner = owner_of(mall.tea_house)
+    with tenant(mall.tea_house.id):
+        fulfilment.ship(owner, order.id, "SF", "SF123456")
+    case = after_sales.request_case(user.id, order.id, "refund_only", {green.id: 1}, "other")
+    with tenant(mall.tea_house.id):
+        after_sales.approve(owner, case.id)
+    # one of two green teas: half of what the buyer paid for the line (¥78 - ¥12.68 = ¥65.32),
+    # half of its coupon share and half of its commission (¥3.90)
+    (refund,) = db.session.scalars(select(Refund).where(Refund.order_id == order.id))
+    assert (refund.amount_cents, refund.platform_cents, refund.commission_cents) == (3266, 634, 195)
+    assert normal_balance(platform_account("discount_expense")) == 2000 - 634
+    pending = normal_balance(merchant_account(mall.tea_house.id, "pending"))
+    assert pending == (12300 - 390 - 225) - (3266 + 634 - 195) == 7980
+    fulfilment.confirm_receipt(user.id, order.id)
+    fulfilment.complete(order)
+    assert normal_balance(merchant_account(mall.tea_house.id, "available")) == 7980
+    assert normal_balance(merchant_account(mall.tea_house.id, "pending")) == 0
+    assert check_ledger().ok
