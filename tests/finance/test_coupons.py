@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from mall.errors import DomainError, PermissionDenied
 from mall.extensions import db
-from mall.finance import adjustments
+from mall.finance import adjustments, reports
 from mall.ledger.services import check_ledger, merchant_account, normal_balance, platform_account
 from mall.marketing import coupons
 from mall.marketing.models import CouponRedemption, PlatformCoupon
@@ -110,6 +110,9 @@ def test_a_coupon_across_two_stores_is_split_to_the_cent_and_funded_by_the_platf
     assert normal_balance(merchant_account(mall.tea_house.id, "pending")) == 8800 - 390
     assert normal_balance(merchant_account(mall.pottery.id, "pending")) == 3600 - 180
     assert check_ledger().ok
+    day = datetime.now(UTC)
+    totals = reports.report(day - timedelta(days=1), day + timedelta(days=1)).totals
+    assert (totals.gmv_cents, totals.discounts_cents) == (12400, 2000)  # the finance report's "platform-funded"
 
 
 def test_cancelling_a_paid_order_refunds_what_the_buyer_paid_and_takes_the_coupon_back(
