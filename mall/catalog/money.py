@@ -4,6 +4,8 @@
   translated ``DomainError`` on the field.
 - ``parse_price`` — a price typed into a shopper's filter: lenient, None when it is not a price (the
   filter is then ignored rather than failing the page).
+- ``percent_bp`` — a rate typed in per cent (``"5.5"``, ``"12.25 %"``) → basis points, None when
+  it is not one (the caller says what it expected).
 - ``format_cents`` — ``123456`` → ``1,234.56``; ``format_yuan`` the same without grouping, for form
   values that must parse back; ``format_price`` with the ``¥`` sign.
 """
@@ -30,6 +32,18 @@ def parse_yuan(text: object, *, field: str | None = None) -> int:
     if cents > MAX_PRICE_CENTS:
         raise DomainError(_("This amount is too large."), field=field)
     return cents
+
+
+_PERCENT = re.compile(r"^(\d{1,5})(?:\.(\d{1,2}))?$")
+
+
+def percent_bp(text: str | None) -> int | None:
+    """``"5"``, ``"5.5"``, ``"12.25%"`` → 500, 550, 1225 basis points; None when it is not a
+    number of per cent with at most two decimals."""
+    match = _PERCENT.match((text or "").strip().rstrip("%").strip())
+    if match is None:
+        return None
+    return int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
 
 
 def parse_price(text: str | None) -> int | None:

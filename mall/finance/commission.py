@@ -25,7 +25,7 @@ from sqlalchemy import and_, or_, select
 
 from mall.audit.services import record_audit
 from mall.catalog.models import Category, PublicProduct
-from mall.catalog.money import parse_yuan
+from mall.catalog.money import parse_yuan, percent_bp
 from mall.catalog.taxonomy import ancestors_of, get_category, platform_commission_bp
 from mall.dates import parse_moment
 from mall.errors import DomainError, NotFound, PermissionDenied
@@ -140,14 +140,9 @@ def freeze(order: Order, at: datetime | None = None) -> int:
 
 def _parse_rate(text: str | None) -> int:
     """``"5"``, ``"5.5"``, ``"12.25"`` (per cent) → basis points."""
-    value = (text or "").strip().rstrip("%").strip()
-    try:
-        whole, _dot, fraction = value.partition(".")
-        if not whole.isdigit() or (fraction and (not fraction.isdigit() or len(fraction) > 2)):
-            raise ValueError
-        bp = int(whole) * 100 + int((fraction or "0").ljust(2, "0"))
-    except ValueError:
-        raise CommissionError(_("Give the rate in per cent, e.g. 5 or 5.5."), field="rate") from None
+    bp = percent_bp(text)
+    if bp is None:
+        raise CommissionError(_("Give the rate in per cent, e.g. 5 or 5.5."), field="rate")
     if bp > 10_000:
         raise CommissionError(_("A rate is at most 100 %."), field="rate")
     return bp

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select, update
 
 from mall.audit.services import record_audit
-from mall.catalog.money import format_cents, parse_yuan
+from mall.catalog.money import format_cents, parse_yuan, percent_bp
 from mall.dates import parse_moment
 from mall.errors import DomainError, NotFound, PermissionDenied
 from mall.extensions import db
@@ -258,11 +258,9 @@ def _count(text: str, *, field: str, required: bool) -> int | None:
 
 
 def _percent_bp(text: str) -> int:
-    value = (text or "").strip().rstrip("%").strip()
-    whole, _dot, fraction = value.partition(".")
-    if not whole.isdigit() or (fraction and (not fraction.isdigit() or len(fraction) > 2)):
+    bp = percent_bp(text)
+    if bp is None:
         raise CouponError(_("Give the percentage off, e.g. 10 or 12.5."), field="percent")
-    bp = int(whole) * 100 + int((fraction or "0").ljust(2, "0"))
     if not 0 < bp < 10_000:
         raise CouponError(_("The percentage off must be more than 0 and less than 100."), field="percent")
     return bp
