@@ -106,21 +106,20 @@ def _uses_by(coupon_ids: list[int], user_id: int) -> dict[int, int]:
     )
 
 
-def check_usable(coupon: PlatformCoupon | None, user_id: int, goods_cents: int, line_count: int) -> int:
-    """The discount ``coupon`` gives this buyer on these goods now, or ``CouponError`` saying why not."""
+def _refusal(coupon: PlatformCoupon, uses: int, goods_cents: int, line_count: int) -> CouponError | None:
+    """Why this buyer (``uses`` of the coupon so far) may not use ``coupon`` on these goods now,
+    or None: the rules of both the checkout's offers and a code typed or redeemed."""
     now = datetime.now(UTC)
-    if coupon is None:
-        raise CouponError(_("There is no coupon with this code."), field="coupon")
     if coupon.disabled_at is not None or coupon.ends_at <= now:
-        raise CouponError(_("Coupon %(code)s has ended.", code=coupon.code), field="coupon")
+        return CouponError(_("Coupon %(code)s has ended.", code=coupon.code), field="coupon")
     if coupon.starts_at > now:
-        raise CouponError(_("Coupon %(code)s cannot be used yet.", code=coupon.code), field="coupon")
-    if _uses_by([coupon.id], user_id).get(coupon.id, 0) >= coupon.per_user_limit:
-        raise CouponError(_("You have already used coupon %(code)s.", code=coupon.code), field="coupon")
+        return CouponError(_("Coupon %(code)s cannot be used yet.", code=coupon.code), field="coupon")
+    if uses >= coupon.per_user_limit:
+        return CouponError(_("You have already used coupon %(code)s.", code=coupon.code), field="coupon")
     if coupon.total_quantity is not None and coupon.used_count >= coupon.total_quantity:
-        raise CouponError(_("Coupon %(code)s has been used up.", code=coupon.code), field="coupon")
+        return CouponError(_("Coupon %(code)s has been used up.", code=coupon.code), field="coupon")
     if goods_cents < coupon.min_spend_cents:
-        raise CouponError(
+        return CouponError(
             _(
                 "Coupon %(code)s needs goods of at least ¥%(amount)s.",
                 code=coupon.code,
@@ -128,10 +127,19 @@ def check_usable(coupon: PlatformCoupon | None, user_id: int, goods_cents: int, 
             ),
             field="coupon",
         )
-    discount = coupon_discount(coupon, goods_cents, line_count)
-    if discount <= 0:
-        raise CouponError(_("Coupon %(code)s takes nothing off these goods.", code=coupon.code), field="coupon")
-    return discount
+    if coupon_discount(coupon, goods_cents, line_count) <= 0:
+        return CouponError(_("Coupon %(code)s takes nothing off these goods.", code=coupon.code), field="coupon")
+    return None
+
+
+def check_usable(coupon: PlatformCoupon | None, user_id: int, goods_cents: int, line_count: int) -> int:
+    """The discount ``coupon`` gives this buyer on these goods now, or ``CouponError`` saying why not."""
+    if coupon is None:
+        raise CouponError(_("There is no coupon with this code."), field="coupon")
+    refusal = _refusal(coupon, _uses_by([coupon.id], user_id).get(coupon.id, 0), goods_cents, line_count)
+    if refusal is not None:
+        raise refusal
+    return coupon_discount(coupon, goods_cents, line_count)
 
 
 def find_coupon(code: str | None) -> PlatformCoupon | None:
@@ -146,7 +154,8 @@ class Offer:
 
 
 def offers_for(user_id: int, goods_cents: int, line_count: int) -> list[Offer]:
-    """The public coupons this buyer may use on these goods now, the biggest discount first."""
+    """The public coupons this buyer may use on these goods now, the biggest discount first (the
+    query narrows them down, ``_refusal`` decides)."""
     now = datetime.now(UTC)
     coupons = list(
         db.session.scalars(
@@ -165,10 +174,9 @@ def offers_for(user_id: int, goods_cents: int, line_count: int) -> list[Offer]:
     offers = [
         Offer(coupon, coupon_discount(coupon, goods_cents, line_count))
         for coupon in coupons
-        if used.get(coupon.id, 0) < coupon.per_user_limit
-        and (coupon.total_quantity is None or coupon.used_count < coupon.total_quantity)
+        if _refusal(coupon, used.get(coupon.id, 0), goods_cents, line_count) is None
     ]
-    return sorted((o for o in offers if o.discount_cents > 0), key=lambda o: -o.discount_cents)
+    return sorted(offers, key=lambda o: -o.discount_cents)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -179,27 +187,20 @@ def offers_for(user_id: int, goods_cents: int, line_count: int) -> list[Offer]:
 def redeem(code: str, user_id: int, checkout_id: int, goods_cents: int, line_count: int) -> CouponRedemption:
     """Use the coupon ``code`` for a checkout being placed. The coupon row stays locked until the
     transaction ends, so concurrent checkouts are checked (quantity, the buyer's uses) one by one."""
-    coupon_id = db.session.scalar(
-        select(PlatformCoupon.id).where(PlatformCoupon.code == normal_code(code)).with_for_update()
+    coupon = db.session.scalar(
+        select(PlatformCoupon)
+        .where(PlatformCoupon.code == normal_code(code))
+        .with_for_update()
+        .execution_options(populate_existing=True)  # the counts as they are now that the row is ours
     )
-    coupon = db.session.get(PlatformCoupon, coupon_id) if coupon_id is not None else None
-    if coupon is not None:
-        db.session.refresh(coupon)  # the counts as they are now that the row is ours
     discount = check_usable(coupon, user_id, goods_cents, line_count)
-    db.session.execute(
-        update(PlatformCoupon).where(PlatformCoupon.id == coupon.id).values(used_count=PlatformCoupon.used_count + 1)
-    )
+    coupon.used_count += 1
     redemption = CouponRedemption(
         coupon_id=coupon.id, user_id=user_id, checkout_id=checkout_id, discount_cents=discount
     )
     db.session.add(redemption)
     db.session.flush()
-    db.session.refresh(coupon)
     return redemption
-
-
-def redemption_of(checkout_id: int) -> CouponRedemption | None:
-    return db.session.scalar(select(CouponRedemption).where(CouponRedemption.checkout_id == checkout_id))
 
 
 def release(checkout_id: int) -> bool:
