@@ -50,7 +50,7 @@ def order(order_id: int):
         status_label=status_label,
         webhook_url=fulfilment.tracking_webhook_url,
         cases=after_sales.cases_of_order(order),
-        paid_for=after_sales.discounted_lines(order, lines),
+        splits=after_sales.line_splits(order, lines),
         **after_sales.template_context(),
     )
 

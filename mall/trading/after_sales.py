@@ -205,12 +205,27 @@ def paid_for_lines(order: Order, lines: list[OrderLine]) -> tuple[dict[int, int]
     return paid, order.shipping_cents - (order.discount_cents - goods_discount)
 
 
-def discounted_lines(order: Order, lines: list[OrderLine]) -> dict[int, int]:
-    """What the buyer paid for each line when a discount (the store's or a mall coupon) makes it
-    differ from the line's price; empty otherwise (the order pages then show no split)."""
+@dataclass(frozen=True)
+class LineSplit:
+    """How a line's price divides: the store's discount, the mall coupon, what the buyer paid."""
+
+    store_discount_cents: int
+    platform_discount_cents: int
+    paid_cents: int
+
+
+def line_splits(order: Order, lines: list[OrderLine]) -> dict[int, LineSplit]:
+    """Each line's split when a discount (the store's or a mall coupon) makes what the buyer paid
+    differ from the price; empty otherwise (the order pages then show no split)."""
     if not (order.discount_cents or order.platform_discount_cents):
         return {}
-    return paid_for_lines(order, lines)[0]
+    paid, _shipping = paid_for_lines(order, lines)
+    return {
+        line.id: LineSplit(
+            line.total_cents - line.platform_discount_cents - paid[line.id], line.platform_discount_cents, paid[line.id]
+        )
+        for line in lines
+    }
 
 
 def _claimed(order_id: int, exclude_case_id: int | None = None) -> dict[int, int]:

@@ -103,6 +103,12 @@ class CheckoutPlan:
         return sum(store.goods_cents for store in self.stores)
 
     @property
+    def typed_code(self) -> str:
+        """The code the shopper typed, when it is none of the offered coupons (the code field shows it)."""
+        offered = {offer.coupon.code for offer in self.offers}
+        return self.coupon_code if self.coupon_code not in offered else ""
+
+    @property
     def line_count(self) -> int:
         return sum(len(store.items) for store in self.stores)
 

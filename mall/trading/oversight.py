@@ -81,7 +81,7 @@ def order_record(order_id: int) -> dict:
         "refunds": refunds,
         "entries": entries,
         "cases": after_sales.cases_of_order(order),
-        "paid_for": after_sales.discounted_lines(order, lines),
+        "splits": after_sales.line_splits(order, lines),
     }
 
 
