@@ -110,9 +110,7 @@ def _demo_orders(buyer, owner) -> None:
     from flask import current_app
 
     from mall.merchants import settings
-    from mall.payments import services as payments
-    from mall.payments.sandbox import decide
-    from mall.trading import addresses, fulfilment
+    from mall.trading import addresses
     from mall.trading import cart as carts
     from mall.trading import checkout as checkouts
     from mall.trading.models import Order
@@ -140,59 +138,70 @@ def _demo_orders(buyer, owner) -> None:
     with current_app.test_request_context():
         for step, row in enumerate(rows[:5]):
             cart = carts.get_or_create_cart(user_id=buyer.id)
-            with tenant(row.merchant_id):
-                sku_id = db.session.scalar(select(Sku.id).where(Sku.product_id == row.id, Sku.stock > 2).limit(1))
-            carts.add_to_cart(cart, row.id, sku_id, 1)
+            _put_in_cart(cart, row)
             checkout = checkouts.place_order(buyer.id, cart, idempotency_key=f"demo-checkout-{step:02d}-{row.id}")
             if step == 4:
                 continue  # left awaiting payment
-            payment, _url = payments.start_payment(buyer.id, checkout.id, "sandbox")
-            decide(payment.provider_ref, "pay")
-            payments.capture(payment, payment.amount_cents)
+            _pay(buyer, checkout)
             (order,) = checkout.orders
-            if step >= 1:
-                with tenant(order.merchant_id):
-                    fulfilment.ship(owner, order.id, "顺丰速运", f"SF{1000000 + order.id}")
-            if step >= 2:
-                fulfilment.confirm_receipt(buyer.id, order.id)
-            if step >= 3:
-                fulfilment.complete(order)
+            _advance(buyer, owner, order, step)
             if step in (1, 2):
                 _demo_case(buyer, owner, order, step)
         _demo_coupon_order(buyer, owner)
 
 
-def _demo_coupon_order(buyer, owner) -> None:
-    """One checkout across both stores with the mall's welcome coupon, completed: its orders, and
-    the statement, show how the platform-funded discount splits."""
+def _put_in_cart(cart, row) -> None:
+    """One unit of a product (a SKU with stock) in the cart."""
+    from mall.trading import cart as carts
+
+    with tenant(row.merchant_id):
+        sku_id = db.session.scalar(select(Sku.id).where(Sku.product_id == row.id, Sku.stock > 2).limit(1))
+    carts.add_to_cart(cart, row.id, sku_id, 1)
+
+
+def _pay(buyer, checkout) -> None:
+    """Pay the checkout on the sandbox gateway (its notification applied at once)."""
     from mall.payments import services as payments
     from mall.payments.sandbox import decide
-    from mall.trading import cart as carts
-    from mall.trading import checkout as checkouts
-    from mall.trading import fulfilment
 
-    cart = carts.get_or_create_cart(user_id=buyer.id)
-    for slug in ("yuexiang", "moxiang-books"):
-        merchant_id = stores.get_merchant_by_slug(slug).id
-        row = db.session.scalar(
-            select(PublicProduct)
-            .where(PublicProduct.merchant_id == merchant_id, PublicProduct.is_visible.is_(True))
-            .where(PublicProduct.stock_total > 5)
-            .order_by(PublicProduct.id.desc())
-            .limit(1)
-        )
-        with tenant(merchant_id):
-            sku_id = db.session.scalar(select(Sku.id).where(Sku.product_id == row.id, Sku.stock > 2).limit(1))
-        carts.add_to_cart(cart, row.id, sku_id, 1)
-    checkout = checkouts.place_order(buyer.id, cart, idempotency_key="demo-checkout-coupon", coupon_code="WELCOME10")
     payment, _url = payments.start_payment(buyer.id, checkout.id, "sandbox")
     decide(payment.provider_ref, "pay")
     payments.capture(payment, payment.amount_cents)
-    for order in checkout.orders:
+
+
+def _advance(buyer, owner, order, step: int) -> None:
+    """Take a paid order on: shipped (step 1), received (2), completed (3)."""
+    from mall.trading import fulfilment
+
+    if step >= 1:
         with tenant(order.merchant_id):
             fulfilment.ship(owner, order.id, "顺丰速运", f"SF{1000000 + order.id}")
+    if step >= 2:
         fulfilment.confirm_receipt(buyer.id, order.id)
+    if step >= 3:
         fulfilment.complete(order)
+
+
+def _demo_coupon_order(buyer, owner) -> None:
+    """One checkout across both stores with the mall's welcome coupon, completed: its orders, and
+    the statement, show how the platform-funded discount splits."""
+    from mall.trading import cart as carts
+    from mall.trading import checkout as checkouts
+
+    cart = carts.get_or_create_cart(user_id=buyer.id)
+    for slug in ("yuexiang", "moxiang-books"):
+        row = db.session.scalar(
+            select(PublicProduct)
+            .where(PublicProduct.merchant_id == stores.get_merchant_by_slug(slug).id)
+            .where(PublicProduct.is_visible.is_(True), PublicProduct.stock_total > 5)
+            .order_by(PublicProduct.id.desc())
+            .limit(1)
+        )
+        _put_in_cart(cart, row)
+    checkout = checkouts.place_order(buyer.id, cart, idempotency_key="demo-checkout-coupon", coupon_code="WELCOME10")
+    _pay(buyer, checkout)
+    for order in checkout.orders:
+        _advance(buyer, owner, order, 3)
 
 
 def _demo_coupons(admin) -> None:
